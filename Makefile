@@ -1,0 +1,73 @@
+# walletbot — every target sets up what it needs and is cheap the second time.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON311 ?= python3
+VENV := .venv
+RASA_VENV := .venv-rasa
+MODEL := models/walletbot.tar.gz
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# Rasa 3.6 needs Python 3.8-3.10: pyenv's 3.10 first, then a working python3.10 on PATH.
+PY310 := $(or $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10) \
+                          $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python3.10)), \
+              $(shell command -v python3.10 >/dev/null 2>&1 && python3.10 -c 'import sys' >/dev/null 2>&1 && command -v python3.10))
+
+MODEL_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) $(wildcard knowledge/jieba/*) \
+                nlu_components/normalizer.py bot/textnorm.py
+
+# The services the test suite talks to (PostgreSQL and Redis run on every developer and CI machine).
+export WALLETBOT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export WALLETBOT_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: help setup run train test test-fast bench clean
+
+help:
+	@echo "make run    set up what is missing, then start gateway, Rasa and action server"
+	@echo "make test   set up what is missing, then run the whole test suite"
+	@echo "make train  train the Rasa model when data or config changed"
+	@echo "make bench  run the benchmarks (figures in var/bench/)"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON311) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements.txt -r requirements-dev.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
+	@touch $@
+
+$(RASA_VENV)/.installed: requirements-rasa.txt constraints-rasa.txt
+	@if [ -z "$(strip $(PY310))" ]; then \
+	  echo "walletbot needs Python 3.10 for Rasa 3.6 and none was found."; \
+	  echo "Install one with 'pyenv install 3.10' (or your OS's python3.10 package), then run make again."; \
+	  exit 1; fi
+	@test -x $(RASA_VENV)/bin/python || $(strip $(PY310)) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install -q -r requirements-rasa.txt -c constraints-rasa.txt
+	@touch $@
+
+# Debian's Chromium and ChromeDriver for the browser tests (Playwright's own download cannot work
+# here), and CJK fonts so screenshots show Chinese.
+BROWSER_DEPS := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(BROWSER_DEPS):
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-noto-cjk
+
+setup: $(VENV)/.installed $(RASA_VENV)/.installed
+
+$(MODEL): $(MODEL_INPUTS) $(RASA_VENV)/.installed
+	$(RASA_VENV)/bin/rasa data validate --fail-on-warnings
+	$(RASA_VENV)/bin/rasa train --fixed-model-name walletbot --out models
+	@touch $@
+
+train: $(MODEL)
+
+run: setup $(MODEL)
+	$(VENV)/bin/walletbot run
+
+test: setup $(MODEL) $(BROWSER_DEPS)
+	$(VENV)/bin/pytest -ra
+
+bench: setup $(MODEL)
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf models var/log var/bench

@@ -1,0 +1,1 @@
+"""The gateway: web chat, channels, agent console and JSON API (the only public process)."""

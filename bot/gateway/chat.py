@@ -1,0 +1,151 @@
+"""One customer message in, the replies out: shared by web chat, Telegram, WeChat and the CLI.
+
+The customer's text is stored (masked), forwarded to Rasa with the gateway-signed identity, and the
+replies are stored and published. A leading "/" never reaches Rasa as an intent payload: only
+button payloads kept on the server may carry one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from bot.gateway.hub import Hub
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.secure import SecurePath, looks_like_secret
+from bot.phrases import say
+from bot.handoff import ChatStore, ConversationView, MessageView
+from bot.identity import METADATA_KEY, sign_identity
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ChatInputRejected(Exception):
+    """The customer's input cannot be processed; `reply` says why, in Chinese."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+@dataclass(frozen=True)
+class Exchange:
+    customer_message: MessageView
+    replies: list[MessageView]
+
+
+def text_for_rasa(text: str) -> str:
+    """Customer text as Rasa may see it: never an `/intent{...}` payload."""
+    return text.lstrip("/／ \t\r\n")
+
+
+class ChatService:
+    def __init__(self, settings: Settings, store: ChatStore, rasa: RasaClient, hub: Hub, session_factory=None) -> None:
+        self.settings = settings
+        self.store = store
+        self.rasa = rasa
+        self.hub = hub
+        self.secure = SecurePath(self, session_factory)
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def check_text(self, text: object) -> str:
+        if not isinstance(text, str):
+            raise ChatInputRejected(say("bad_request"))
+        text = text.strip()
+        if not text:
+            raise ChatInputRejected(say("empty_message"))
+        if len(text) > self.settings.message_chars_max:
+            raise ChatInputRejected(say("message_too_long", limit=self.settings.message_chars_max))
+        return text
+
+    async def append(self, conversation: ConversationView, **fields) -> MessageView:
+        message = await run_in_threadpool(self.store.append, conversation.id, **fields)
+        self.hub.publish(conversation.id, "message", message.public())
+        return message
+
+    def _metadata(self, conversation: ConversationView) -> dict:
+        metadata: dict = {"channel": conversation.channel}
+        if conversation.customer_id:
+            metadata[METADATA_KEY] = sign_identity(
+                self.settings.secret, customer_id=conversation.customer_id, sender=conversation.id
+            )
+        return metadata
+
+    async def handle_text(self, conversation: ConversationView, text: object) -> Exchange:
+        text = self.check_text(text)
+        if conversation.awaiting_secret and looks_like_secret(text):
+            # A PIN or code typed into the chat box: checked on the secure path, never stored or forwarded.
+            async with self._locks[conversation.id]:
+                replies = await self.secure.submit(conversation, conversation.awaiting_secret, text)
+                notice = await self.append(conversation, sender="system", text=say("secret_captured"))
+                return Exchange(notice, replies)
+        async with self._locks[conversation.id]:
+            customer_message = await self.append(conversation, sender="customer", text=text)
+            payload = text_for_rasa(text)
+            if not payload:
+                return Exchange(customer_message, [await self.append(conversation, sender="bot", text=say("slash_only"))])
+            return Exchange(customer_message, await self._ask_rasa(conversation, payload))
+
+    async def handle_button(self, conversation: ConversationView, message_id: int, button_id: str) -> Exchange:
+        button = await run_in_threadpool(self.store.button, conversation.id, message_id, button_id)
+        async with self._locks[conversation.id]:
+            customer_message = await self.append(conversation, sender="customer", text=button["title"])
+            payload = button["payload"] or text_for_rasa(button["title"])
+            return Exchange(customer_message, await self._ask_rasa(conversation, payload))
+
+    async def _ask_rasa(self, conversation: ConversationView, payload: str) -> list[MessageView]:
+        try:
+            answers = await self.rasa.send(conversation.id, payload, self._metadata(conversation))
+        except RasaUnavailable as exc:
+            log.warning("rasa unavailable for conversation %s: %s", conversation.id, exc)
+            return [await self.append(conversation, sender="system", text=say("rasa_unavailable"))]
+        return await self.store_replies(conversation, answers)
+
+    async def submit_secret(self, conversation: ConversationView, kind: str, value: str) -> list[MessageView]:
+        async with self._locks[conversation.id]:
+            return await self.secure.submit(conversation, kind, value)
+
+    async def store_replies(self, conversation: ConversationView, answers: list[dict]) -> list[MessageView]:
+        replies = []
+        for answer in _merge_custom(answers):
+            text = answer.get("text") or ""
+            buttons = [b for b in answer.get("buttons") or [] if isinstance(b, dict) and b.get("title")]
+            custom = answer.get("custom") if isinstance(answer.get("custom"), dict) else None
+            if custom and custom.get("type") == "pin_request" and custom.get("kind") in {"pin", "otp"}:
+                await run_in_threadpool(
+                    self.store.set_awaiting, conversation.id, secret=custom["kind"], draft_id=str(custom.get("draft_id") or "")
+                )
+            elif custom and custom.get("type") == "secret_cancelled":
+                await run_in_threadpool(self.store.set_awaiting, conversation.id, secret=None, draft_id=None)
+                custom = None
+            if not (text or buttons or custom):
+                continue
+            replies.append(await self.append(conversation, sender="bot", text=text, buttons=buttons, custom=custom))
+        return replies
+
+    async def tell_rasa(self, conversation: ConversationView, text: str, *, reset_slots: list[str]) -> None:
+        """Record in Rasa's tracker what the gateway told the customer, so the dialogue stays coherent."""
+        events = [{"event": "bot", "text": text}] + [{"event": "slot", "name": s, "value": None} for s in reset_slots]
+        try:
+            await self.rasa.append_events(conversation.id, events)
+        except RasaUnavailable as exc:
+            log.warning("could not update Rasa's tracker for %s: %s", conversation.id, exc)
+
+
+def _merge_custom(answers: list[dict]) -> list[dict]:
+    """Rasa sends an utterance's text and its custom payload as two messages: make them one again."""
+    merged: list[dict] = []
+    for answer in answers:
+        if not isinstance(answer, dict):
+            continue
+        lone_custom = answer.get("custom") and not answer.get("text") and not answer.get("buttons")
+        if lone_custom and merged and merged[-1].get("text") and not merged[-1].get("custom"):
+            merged[-1] = {**merged[-1], "custom": answer["custom"]}
+        else:
+            merged.append(dict(answer))
+    return merged

@@ -1,0 +1,193 @@
+"""Storing and reading conversations and transcripts.
+
+Customer text is stored with ID, card and phone numbers masked. Button payloads stay on the server:
+clients see a short id and a title, and send the id back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.handoff.models import ChatMessage, Conversation, utcnow
+from bot.masking import mask_personal_numbers
+
+SENDERS = ("customer", "bot", "agent", "system")
+MESSAGES_PAGE_MAX = 200
+
+
+class HandoffError(Exception):
+    """Base of the handoff package's errors."""
+
+
+class ConversationNotFound(HandoffError):
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(conversation_id)
+        self.conversation_id = conversation_id
+
+
+class ButtonNotFound(HandoffError):
+    def __init__(self, message_id: int, button_id: str) -> None:
+        super().__init__(f"{message_id}/{button_id}")
+        self.message_id = message_id
+        self.button_id = button_id
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    id: str
+    channel: str
+    external_id: str
+    customer_id: str | None
+    state: str
+    awaiting_secret: str | None = None
+    awaiting_draft_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    conversation_id: str
+    sender: str
+    text: str
+    buttons: tuple[dict, ...] = ()
+    custom: dict | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+    def public(self) -> dict[str, Any]:
+        """The form clients see: button payloads are left out."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "sender": self.sender,
+            "text": self.text,
+            "created_at": _iso(self.created_at),
+        }
+        if self.buttons:
+            data["buttons"] = [{"id": b["id"], "title": b["title"]} for b in self.buttons]
+        if self.custom:
+            data["custom"] = self.custom
+        return data
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.isoformat()
+
+
+def _conversation_view(row: Conversation) -> ConversationView:
+    return ConversationView(
+        row.id, row.channel, row.external_id, row.customer_id, row.state, row.awaiting_secret, row.awaiting_draft_id
+    )
+
+
+def _message_view(row: ChatMessage) -> MessageView:
+    return MessageView(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        sender=row.sender,
+        text=row.text,
+        buttons=tuple(row.buttons or ()),
+        custom=row.custom,
+        created_at=row.created_at,
+    )
+
+
+class ChatStore:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._sessions = session_factory
+
+    def open_conversation(self, *, channel: str, external_id: str, customer_id: str | None) -> ConversationView:
+        """The conversation of this channel user, created on first contact."""
+        with self._sessions() as session:
+            row = session.scalars(
+                select(Conversation).where(Conversation.channel == channel, Conversation.external_id == external_id)
+            ).first()
+            if row is None:
+                row = Conversation(
+                    id=secrets.token_hex(16), channel=channel, external_id=external_id, customer_id=customer_id
+                )
+                session.add(row)
+                try:
+                    session.commit()
+                except IntegrityError:  # created concurrently by the same user's other request
+                    session.rollback()
+                    row = session.scalars(
+                        select(Conversation).where(
+                            Conversation.channel == channel, Conversation.external_id == external_id
+                        )
+                    ).one()
+            return _conversation_view(row)
+
+    def get_conversation(self, conversation_id: str) -> ConversationView:
+        with self._sessions() as session:
+            row = session.get(Conversation, conversation_id)
+            if row is None:
+                raise ConversationNotFound(conversation_id)
+            return _conversation_view(row)
+
+    def append(
+        self,
+        conversation_id: str,
+        *,
+        sender: str,
+        text: str,
+        buttons: list[dict] | None = None,
+        custom: dict | None = None,
+    ) -> MessageView:
+        if sender not in SENDERS:
+            raise ValueError(f"unknown sender {sender!r}")
+        if sender == "customer":
+            text = mask_personal_numbers(text)
+        stored_buttons = [
+            {"id": f"b{index}", "title": str(b.get("title", ""))[:64], "payload": str(b.get("payload", ""))}
+            for index, b in enumerate(buttons or [], start=1)
+        ]
+        with self._sessions() as session:
+            row = ChatMessage(
+                conversation_id=conversation_id,
+                sender=sender,
+                text=text,
+                buttons=stored_buttons or None,
+                custom=custom or None,
+            )
+            session.add(row)
+            session.commit()
+            return _message_view(row)
+
+    def messages_after(self, conversation_id: str, after_id: int = 0, *, limit: int = MESSAGES_PAGE_MAX) -> list[MessageView]:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(ChatMessage)
+                .where(ChatMessage.conversation_id == conversation_id, ChatMessage.id > after_id)
+                .order_by(ChatMessage.id)
+                .limit(min(limit, MESSAGES_PAGE_MAX))
+            ).all()
+            return [_message_view(row) for row in rows]
+
+    def set_awaiting(self, conversation_id: str, *, secret: str | None, draft_id: str | None) -> None:
+        """Remember that the bot asked for a PIN or SMS code (or, with None, that it no longer does)."""
+        with self._sessions() as session:
+            row = session.get(Conversation, conversation_id)
+            if row is None:
+                raise ConversationNotFound(conversation_id)
+            row.awaiting_secret, row.awaiting_draft_id = secret, draft_id
+            row.updated_at = utcnow()
+            session.commit()
+
+    def button(self, conversation_id: str, message_id: int, button_id: str) -> dict:
+        """The stored button (title and payload) a customer clicked, from their own conversation."""
+        with self._sessions() as session:
+            row = session.get(ChatMessage, message_id)
+            if row is None or row.conversation_id != conversation_id:
+                raise ButtonNotFound(message_id, button_id)
+            for button in row.buttons or ():
+                if button["id"] == button_id:
+                    return dict(button)
+            raise ButtonNotFound(message_id, button_id)

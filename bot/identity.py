@@ -1,0 +1,110 @@
+"""Who the customer is: app tokens for web chat and signed identities passed through Rasa.
+
+The gateway alone decides identity. It signs `{customer_id, sender, iat}` with HMAC-SHA256 and puts
+it in the message metadata it sends to Rasa; actions accept an identity only if the signature is
+valid, the sender matches the conversation, and it is fresh. Nothing here is a secret worth hiding
+from Rasa's tracker: a signature binds one customer to one conversation and expires.
+
+Errors: `IdentityError > {TokenInvalid, TokenExpired, IdentityInvalid}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+
+TOKEN_VERSION = "v1"
+TOKEN_TTL_S = 30 * 24 * 3600
+METADATA_KEY = "walletbot_identity"
+
+
+class IdentityError(Exception):
+    """Base of identity errors."""
+
+
+class TokenInvalid(IdentityError):
+    pass
+
+
+class TokenExpired(IdentityError):
+    pass
+
+
+class IdentityInvalid(IdentityError):
+    pass
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: str, purpose: str, payload: str) -> str:
+    key = hashlib.sha256(f"walletbot:{purpose}:{secret}".encode()).digest()
+    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+
+
+def issue_app_token(secret: str, customer_id: str, *, ttl_s: int = TOKEN_TTL_S, now: float | None = None) -> str:
+    """The token the bank's app hands the online-service page for a logged-in customer."""
+    expires = int((now if now is not None else time.time()) + ttl_s)
+    payload = f"{TOKEN_VERSION}.{_b64(customer_id.encode())}.{expires}"
+    return f"{payload}.{_sign(secret, 'app-token', payload)}"
+
+
+def read_app_token(secret: str, token: str, *, now: float | None = None) -> str:
+    """The customer id inside a valid token; raises TokenInvalid or TokenExpired."""
+    parts = token.strip().split(".")
+    if len(parts) != 4 or parts[0] != TOKEN_VERSION:
+        raise TokenInvalid("malformed token")
+    payload = ".".join(parts[:3])
+    if not hmac.compare_digest(parts[3], _sign(secret, "app-token", payload)):
+        raise TokenInvalid("bad signature")
+    try:
+        customer_id = _unb64(parts[1]).decode()
+        expires = int(parts[2])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TokenInvalid("malformed token") from exc
+    if expires < (now if now is not None else time.time()):
+        raise TokenExpired(customer_id)
+    return customer_id
+
+
+@dataclass(frozen=True)
+class Identity:
+    customer_id: str
+    sender: str
+    iat: int
+
+
+def sign_identity(secret: str, *, customer_id: str, sender: str, now: float | None = None) -> dict:
+    iat = int(now if now is not None else time.time())
+    body = json.dumps([customer_id, sender, iat], separators=(",", ":"), ensure_ascii=False)
+    return {"customer_id": customer_id, "sender": sender, "iat": iat, "sig": _sign(secret, "identity", body)}
+
+
+def verify_identity(
+    secret: str, metadata: dict | None, *, sender: str, max_age_s: int, now: float | None = None
+) -> Identity:
+    """The identity signed by the gateway for this conversation; raises IdentityInvalid."""
+    claim = (metadata or {}).get(METADATA_KEY)
+    if not isinstance(claim, dict):
+        raise IdentityInvalid("no identity")
+    customer_id, claimed_sender, iat, sig = (claim.get(k) for k in ("customer_id", "sender", "iat", "sig"))
+    if not (isinstance(customer_id, str) and isinstance(claimed_sender, str) and isinstance(iat, int) and isinstance(sig, str)):
+        raise IdentityInvalid("malformed identity")
+    body = json.dumps([customer_id, claimed_sender, iat], separators=(",", ":"), ensure_ascii=False)
+    if not hmac.compare_digest(sig, _sign(secret, "identity", body)):
+        raise IdentityInvalid("bad signature")
+    if claimed_sender != sender:
+        raise IdentityInvalid("identity signed for another conversation")
+    current = now if now is not None else time.time()
+    if not (current - max_age_s <= iat <= current + 60):
+        raise IdentityInvalid("identity too old")
+    return Identity(customer_id=customer_id, sender=claimed_sender, iat=iat)

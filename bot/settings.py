@@ -1,0 +1,140 @@
+"""Settings, read once from the environment into one validated object.
+
+Every module takes its configuration from `get_settings()`; nothing else reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = ROOT / "var"
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev"}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed."""
+
+
+def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _secret(env: dict[str, str]) -> str:
+    """WALLETBOT_SECRET, else the one `make run` generated into var/secret, else a new one there."""
+    value = env.get("WALLETBOT_SECRET", "").strip()
+    if value:
+        return value
+    path = VAR_DIR / "secret"
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    env_name: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    rasa_url: str = "http://127.0.0.1:5005"
+    actions_url: str = "http://127.0.0.1:5055"
+    rasa_timeout_s: float = 30.0
+    database_url: str = f"sqlite:///{VAR_DIR / 'walletbot.db'}"
+    tracker_store_url: str = ""
+    lock_store_url: str = ""
+    secret: str = field(default="", repr=False)
+    telegram_token: str = field(default="", repr=False)
+    telegram_webhook_url: str = ""
+    telegram_secret_token: str = field(default="", repr=False)
+    telegram_api_base_url: str = ""
+    wechat_token: str = field(default="", repr=False)
+    wechat_app_id: str = ""
+    wechat_app_secret: str = field(default="", repr=False)
+    wechat_aes_key: str = field(default="", repr=False)
+    wechat_api_base_url: str = ""
+    # Limits, units last.
+    message_chars_max: int = 500
+    transfer_limit_fen: int = 5_000_000
+    daily_limit_fen: int = 20_000_000
+    otp_threshold_fen: int = 500_000
+    pin_attempts_max: int = 5
+    identity_max_age_s: int = 600
+    draft_ttl_s: int = 900
+    otp_ttl_s: int = 300
+    otp_attempts_max: int = 5
+    # argon2id cost for payment PINs (tests lower these; production keeps argon2's recommended costs).
+    pin_hash_time_cost: int = 3
+    pin_hash_memory_kib: int = 65536
+    pin_hash_parallelism: int = 4
+
+    @property
+    def is_production(self) -> bool:
+        return self.env_name == "production"
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    port = _int(env, "WALLETBOT_PORT", 8000, minimum=1)
+    rasa_port = _int(env, "RASA_PORT", 5005, minimum=1)
+    actions_port = _int(env, "ACTIONS_PORT", 5055, minimum=1)
+    env_name = env.get("WALLETBOT_ENV", "development").strip() or "development"
+    secret = _secret(env)
+    if env_name == "production" and (secret in PLACEHOLDER_SECRETS or len(secret) < 32):
+        raise SettingsError("WALLETBOT_SECRET must be a real secret of at least 32 characters in production")
+    return Settings(
+        env_name=env_name,
+        host=env.get("WALLETBOT_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        port=port,
+        rasa_port=rasa_port,
+        actions_port=actions_port,
+        rasa_url=(env.get("RASA_URL", "").strip() or f"http://127.0.0.1:{rasa_port}").rstrip("/"),
+        actions_url=(env.get("ACTIONS_URL", "").strip() or f"http://127.0.0.1:{actions_port}").rstrip("/"),
+        database_url=env.get("DATABASE_URL", "").strip() or Settings.database_url,
+        tracker_store_url=env.get("TRACKER_STORE_URL", "").strip(),
+        lock_store_url=env.get("LOCK_STORE_URL", "").strip(),
+        secret=secret,
+        telegram_token=env.get("TELEGRAM_TOKEN", "").strip(),
+        telegram_webhook_url=env.get("TELEGRAM_WEBHOOK_URL", "").strip(),
+        telegram_secret_token=env.get("TELEGRAM_SECRET_TOKEN", "").strip(),
+        telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL", "").strip(),
+        wechat_token=env.get("WECHAT_TOKEN", "").strip(),
+        wechat_app_id=env.get("WECHAT_APP_ID", "").strip(),
+        wechat_app_secret=env.get("WECHAT_APP_SECRET", "").strip(),
+        wechat_aes_key=env.get("WECHAT_AES_KEY", "").strip(),
+        wechat_api_base_url=env.get("WECHAT_API_BASE_URL", "").strip(),
+        message_chars_max=_int(env, "WALLETBOT_MESSAGE_CHARS_MAX", 500, minimum=1),
+        transfer_limit_fen=_int(env, "WALLETBOT_TRANSFER_LIMIT_FEN", 5_000_000, minimum=1),
+        daily_limit_fen=_int(env, "WALLETBOT_DAILY_LIMIT_FEN", 20_000_000, minimum=1),
+        otp_threshold_fen=_int(env, "WALLETBOT_OTP_THRESHOLD_FEN", 500_000, minimum=1),
+        pin_attempts_max=_int(env, "WALLETBOT_PIN_ATTEMPTS_MAX", 5, minimum=1),
+        draft_ttl_s=_int(env, "WALLETBOT_DRAFT_TTL_S", 900, minimum=1),
+        otp_ttl_s=_int(env, "WALLETBOT_OTP_TTL_S", 300, minimum=1),
+        otp_attempts_max=_int(env, "WALLETBOT_OTP_ATTEMPTS_MAX", 5, minimum=1),
+        pin_hash_time_cost=_int(env, "WALLETBOT_PIN_HASH_TIME_COST", 3, minimum=1),
+        pin_hash_memory_kib=_int(env, "WALLETBOT_PIN_HASH_MEMORY_KIB", 65536, minimum=64),
+        pin_hash_parallelism=_int(env, "WALLETBOT_PIN_HASH_PARALLELISM", 4, minimum=1),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

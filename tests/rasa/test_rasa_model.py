@@ -1,0 +1,112 @@
+"""The Rasa project itself: data validation, NLU quality on a held-out test set, test stories."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+MODEL = ROOT / "models" / "walletbot.tar.gz"
+INTENT_ACCURACY_MIN = 0.92
+MACRO_F1_MIN = 0.90
+RASA_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+
+
+def rasa(*args: str, timeout_s: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([str(RASA), *args], cwd=ROOT, env=RASA_ENV, capture_output=True, text=True, timeout=timeout_s)
+
+
+def examples(path: Path) -> dict[str, list[str]]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    found: dict[str, list[str]] = {}
+    for block in document.get("nlu", []):
+        if "intent" in block:
+            lines = [line[2:].strip() for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+            found.setdefault(block["intent"], []).extend(lines)
+    return found
+
+
+def test_rasa_data_validates_without_warnings():
+    result = rasa("data", "validate", "--fail-on-warnings")
+    output = result.stdout + result.stderr
+    warnings = [line for line in output.splitlines() if "UserWarning" in line and "rasa/" in line]
+    assert result.returncode == 0, output[-4000:]
+    assert not warnings, "\n".join(warnings)
+
+
+def test_every_contract_intent_has_thirty_training_examples():
+    contract = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["intents"]
+    training: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for intent, lines in examples(path).items():
+            training.setdefault(intent, []).extend(lines)
+    thin = {intent: len(training.get(intent, [])) for intent in contract if len(training.get(intent, [])) < 30}
+    assert not thin, f"intents with fewer than 30 examples: {thin}"
+
+
+def test_the_nlu_test_set_is_apart_from_the_training_data():
+    from bot.textnorm import normalize
+
+    training = {normalize(line) for path in (ROOT / "data" / "nlu").glob("*.yml") for lines in examples(path).values() for line in lines}
+    test = examples(ROOT / "tests" / "nlu" / "test_nlu.yml")
+    copied = [line for lines in test.values() for line in lines if normalize(line) in training]
+    assert all(len(lines) >= 10 for lines in test.values()), {k: len(v) for k, v in test.items()}
+    assert not copied, f"test examples copied from training data: {copied}"
+
+
+def test_nlu_understands_held_out_customer_messages(tmp_path):
+    out = tmp_path / "nlu"
+    result = rasa("test", "nlu", "--nlu", "tests/nlu/test_nlu.yml", "--model", str(MODEL), "--out", str(out), "--no-plot")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    report = json.loads((out / "intent_report.json").read_text())
+    errors = json.loads((out / "intent_errors.json").read_text()) if (out / "intent_errors.json").exists() else []
+    pairs: dict[tuple[str, str], int] = {}
+    for error in errors:
+        key = (error["intent"], error["intent_prediction"]["name"])
+        pairs[key] = pairs.get(key, 0) + 1
+    print(f"\nNLU intent accuracy {report['accuracy']:.3f}, macro F1 {report['macro avg']['f1-score']:.3f}")
+    for (truth, predicted), count in sorted(pairs.items(), key=lambda item: -item[1]):
+        print(f"  confused {truth} -> {predicted}: {count}")
+    for error in errors:
+        print(f"    {error['text']!r}: {error['intent']} -> {error['intent_prediction']['name']}")
+    assert report["accuracy"] >= INTENT_ACCURACY_MIN
+    assert report["macro avg"]["f1-score"] >= MACRO_F1_MIN
+
+
+def test_traditional_characters_are_understood_like_simplified_ones_on_model_parse(tmp_path):
+    """The normaliser runs inside Rasa's pipeline, so a bare /model/parse sees simplified text."""
+    script = (
+        "import asyncio, json, sys\n"
+        "from rasa.core.agent import load_agent\n"
+        "async def main():\n"
+        f"    agent = await load_agent(model_path={str(MODEL)!r})\n"
+        "    out = {}\n"
+        "    for text in sys.argv[1:]:\n"
+        "        out[text] = (await agent.parse_message(text))['intent']['name']\n"
+        "    print('RESULT' + json.dumps(out, ensure_ascii=False))\n"
+        "asyncio.run(main())\n"
+    )
+    pairs = [("數字錢包怎麼開通", "数字钱包怎么开通"), ("提現到他行卡收手續費嗎", "提现到他行卡收手续费吗"), ("ＡＰＰ裡支付密碼忘記了", "APP里支付密码忘记了")]
+    result = subprocess.run(
+        [str(ROOT / ".venv-rasa" / "bin" / "python"), "-c", script, *[t for pair in pairs for t in pair]],
+        cwd=ROOT, env=RASA_ENV, capture_output=True, text=True, timeout=300,
+    )
+    line = next((l for l in result.stdout.splitlines() if l.startswith("RESULT")), None)
+    assert line, (result.stdout + result.stderr)[-3000:]
+    intents = json.loads(line[len("RESULT"):])
+    for traditional, simplified in pairs:
+        assert intents[traditional] == intents[simplified], (traditional, intents)
+
+
+def test_test_stories_pass(tmp_path):
+    result = rasa(
+        "test", "core", "--stories", "tests/stories", "--model", str(MODEL), "--out", str(tmp_path / "core"),
+        "--fail-on-prediction-errors", "--no-plot",
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]

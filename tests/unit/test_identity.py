@@ -1,0 +1,56 @@
+import pytest
+
+from bot.identity import (
+    METADATA_KEY,
+    IdentityInvalid,
+    TokenExpired,
+    TokenInvalid,
+    issue_app_token,
+    read_app_token,
+    sign_identity,
+    verify_identity,
+)
+
+SECRET = "unit-secret-0123456789abcdefghijklmnopq"
+
+
+def test_an_app_token_names_its_customer():
+    assert read_app_token(SECRET, issue_app_token(SECRET, "demo-lisi")) == "demo-lisi"
+
+
+def test_a_token_signed_with_another_secret_is_refused():
+    with pytest.raises(TokenInvalid):
+        read_app_token(SECRET, issue_app_token("another-secret", "demo-lisi"))
+
+
+def test_a_token_with_a_swapped_customer_is_refused():
+    token = issue_app_token(SECRET, "demo-lisi").split(".")
+    forged = issue_app_token(SECRET, "demo-zhangsan").split(".")
+    with pytest.raises(TokenInvalid):
+        read_app_token(SECRET, ".".join([token[0], forged[1], token[2], token[3]]))
+
+
+def test_an_expired_token_is_refused():
+    with pytest.raises(TokenExpired):
+        read_app_token(SECRET, issue_app_token(SECRET, "demo-lisi", ttl_s=10, now=1000.0), now=2000.0)
+
+
+def test_a_signed_identity_is_trusted_only_in_its_own_conversation():
+    metadata = {METADATA_KEY: sign_identity(SECRET, customer_id="demo-lisi", sender="conv-1")}
+    assert verify_identity(SECRET, metadata, sender="conv-1", max_age_s=600).customer_id == "demo-lisi"
+    with pytest.raises(IdentityInvalid):
+        verify_identity(SECRET, metadata, sender="conv-2", max_age_s=600)
+
+
+def test_an_identity_typed_by_a_user_is_refused():
+    metadata = {METADATA_KEY: {"customer_id": "demo-zhangsan", "sender": "conv-1", "iat": 0, "sig": "x"}}
+    with pytest.raises(IdentityInvalid):
+        verify_identity(SECRET, metadata, sender="conv-1", max_age_s=600)
+    with pytest.raises(IdentityInvalid):
+        verify_identity(SECRET, {}, sender="conv-1", max_age_s=600)
+
+
+def test_a_stale_identity_is_refused():
+    metadata = {METADATA_KEY: sign_identity(SECRET, customer_id="demo-lisi", sender="c", now=1000.0)}
+    with pytest.raises(IdentityInvalid):
+        verify_identity(SECRET, metadata, sender="c", max_age_s=600, now=5000.0)
