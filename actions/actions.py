@@ -27,6 +27,7 @@ from bot.knowledge import UnknownEntry, get_knowledge_base
 
 RETRIEVAL_ANSWER_SCORE_MIN = 0.55
 RETRIEVAL_SUGGEST_SCORE_MIN = 0.2
+BARE_ANSWER_CHARS_MAX = 4  # 好的, 可以的, 不用了: longer "yes"/"no" with nothing pending is treated as unclear
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -129,6 +130,9 @@ class ActionResolveOffer(Action):
             dispatcher.utter_message(text=replies.say("rephrase"))
         elif tracker.active_loop_name:
             dispatcher.utter_message(text=replies.say("form_continue"))
+        elif len(latest_text(tracker).strip()) > BARE_ANSWER_CHARS_MAX:
+            # Nothing was offered and this is no bare 好的 / 不用了: the model was unsure, not the customer.
+            return ActionHandleFallback().run(dispatcher, tracker, domain)
         else:
             dispatcher.utter_message(text=replies.say("anything_else"))
         return [SlotSet("pending_offer", None)]
