@@ -32,8 +32,11 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     from bot.wallet import SqlAlchemyUnitOfWork, seed_demo
 
     upgrade_database(get_settings().database_url)
+    from bot.handoff.agents import seed_demo_agents
+
     seed_demo(SqlAlchemyUnitOfWork(get_session_factory()))
-    print("演示数据已就绪：demo-zhangsan、demo-lisi、demo-wangwu。")
+    seed_demo_agents(get_session_factory())
+    print("演示数据已就绪：demo-zhangsan、demo-lisi、demo-wangwu；客服 agent1。")
     return 0
 
 
@@ -62,6 +65,47 @@ def cmd_sms_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bind_code(args: argparse.Namespace) -> int:
+    from bot.binding import BIND_CODE_TTL_S, Binder
+    from bot.db import get_session_factory
+    from bot.wallet import SqlAlchemyUnitOfWork, customer_exists
+
+    settings = get_settings()
+    if not customer_exists(SqlAlchemyUnitOfWork(get_session_factory()), args.customer):
+        print(f"没有这个客户：{args.customer}（先运行 walletbot seed-demo？）", file=sys.stderr)
+        return 2
+    issued = Binder(get_session_factory(), settings.secret).issue_code(args.customer)
+    print(issued.code)
+    print(f"在 Telegram 或微信公众号中发送 /bind {issued.code} 完成绑定，{BIND_CODE_TTL_S // 60} 分钟内有效。", file=sys.stderr)
+    return 0
+
+
+def cmd_agent_add(args: argparse.Namespace) -> int:
+    from bot.db import get_session_factory, upgrade_database
+    from bot.handoff import AgentError, AgentExists, AgentInvalid
+    from bot.handoff.agents import add_agent
+    from bot.wallet import SqlAlchemyUnitOfWork
+
+    if not args.password_stdin:
+        print("请用 --password-stdin 从标准输入提供密码（不要写在命令行里）。", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n")
+    upgrade_database(get_settings().database_url)
+    try:
+        agent = add_agent(SqlAlchemyUnitOfWork(get_session_factory()), username=args.username, password=password, display_name=args.name, capacity=args.capacity)
+    except AgentExists:
+        print(f"客服账号已存在：{args.username}", file=sys.stderr)
+        return 1
+    except AgentInvalid as error:
+        print(f"无法创建客服账号：{error.reason}", file=sys.stderr)
+        return 2
+    except AgentError as error:
+        print(f"无法创建客服账号：{error}", file=sys.stderr)
+        return 1
+    print(f"已创建客服账号 {agent.username}（{agent.name}），接待上限 {agent.capacity} 位。")
+    return 0
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.terminal_chat import chat
 
@@ -79,9 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("customer")
     token.add_argument("--ttl-hours", type=int, default=24)
     token.set_defaults(func=cmd_token)
+    bind = sub.add_parser("bind-code", help="issue a one-time code that binds a Telegram/WeChat account")
+    bind.add_argument("customer")
+    bind.set_defaults(func=cmd_bind_code)
     outbox = sub.add_parser("sms-outbox", help="print the demo SMS outbox (one-time codes)")
     outbox.add_argument("--limit", type=int, default=10)
     outbox.set_defaults(func=cmd_sms_outbox)
+    agent = sub.add_parser("agent", help="manage agent console accounts")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True)
+    agent_add = agent_sub.add_parser("add", help="create an agent (password read from stdin)")
+    agent_add.add_argument("username")
+    agent_add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    agent_add.add_argument("--name", help="display name shown to customers (default: the username)")
+    agent_add.add_argument("--capacity", type=int, default=3, help="conversations at a time (default 3)")
+    agent_add.set_defaults(func=cmd_agent_add)
     chat = sub.add_parser("chat", help="chat with the bot in the terminal")
     chat.add_argument("--token", help="a customer token from `walletbot token`; anonymous without")
     chat.add_argument("--url", help="gateway URL (default http://127.0.0.1:$WALLETBOT_PORT)")

@@ -6,7 +6,6 @@ free ports against a temporary database.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -31,12 +30,15 @@ class StartupFailed(RuntimeError):
 
 
 def rasa_api_token(settings: Settings) -> str:
-    """The token for Rasa's HTTP API, derived from the secret (the secret itself never leaves)."""
-    return hashlib.sha256(f"walletbot:rasa-api:{settings.secret}".encode()).hexdigest()[:40]
+    return settings.rasa_api_token
 
 
-def endpoints_config(settings: Settings) -> dict:
+def endpoints_config(settings: Settings, *, default_tracker_db: Path | None = None) -> dict:
+    """Rasa's endpoints. Without TRACKER_STORE_URL the tracker store is a SQLite file, not memory:
+    Rasa's SQL store loads only the current session's events, which keeps a message's cost flat."""
     config: dict = {"action_endpoint": {"url": f"{settings.actions_url}/webhook"}}
+    if not settings.tracker_store_url and default_tracker_db is not None:
+        config["tracker_store"] = {"type": "SQL", "dialect": "sqlite", "db": str(default_tracker_db)}
     if settings.tracker_store_url:
         url = urlsplit(settings.tracker_store_url)
         dialect = url.scheme.split("+")[0]
@@ -64,7 +66,8 @@ def endpoints_config(settings: Settings) -> dict:
 
 def write_endpoints(settings: Settings, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(endpoints_config(settings), allow_unicode=True))
+    tracker_db = path.parent / f"rasa-tracker-{settings.rasa_port}.db"
+    path.write_text(yaml.safe_dump(endpoints_config(settings, default_tracker_db=tracker_db), allow_unicode=True))
     return path
 
 
@@ -88,16 +91,26 @@ class Stack:
             raise StartupFailed(f"{RASA_BIN} is missing: run `make run` (or `make setup`) first")
         if not MODEL_PATH.exists():
             raise StartupFailed(f"{MODEL_PATH} is missing: run `make train` first")
+        replicas = self.rasa_replicas()
+        if len(replicas) > 1 and not (self.settings.tracker_store_url and self.settings.lock_store_url):
+            raise StartupFailed("several Rasa servers (RASA_URLS) need a shared TRACKER_STORE_URL and LOCK_STORE_URL")
         endpoints = write_endpoints(self.settings, self.log_dir.parent / f"endpoints-{self.settings.rasa_port}.yml")
-        self._spawn(
-            "rasa",
-            [
-                str(RASA_BIN), "run", "--enable-api", "--auth-token", rasa_api_token(self.settings),
-                "-i", "127.0.0.1", "-p", str(self.settings.rasa_port), "-m", str(MODEL_PATH),
-                "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
-            ],
-            {"TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"},
-        )
+        for name, port in replicas:
+            self._spawn(
+                name,
+                [
+                    str(RASA_BIN), "run", "--enable-api", "--auth-token", rasa_api_token(self.settings),
+                    "-i", "127.0.0.1", "-p", str(port), "-m", str(MODEL_PATH),
+                    "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
+                ],
+                {"TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"},
+            )
+
+    def rasa_replicas(self) -> list[tuple[str, int]]:
+        """(process name, port) of each Rasa server: `rasa-1`, `rasa-2`, … for RASA_URLS, else `rasa`."""
+        if len(self.settings.rasa_urls) < 2:
+            return [("rasa", self.settings.rasa_port)]
+        return [(f"rasa-{n}", urlsplit(url).port or 80) for n, url in enumerate(self.settings.rasa_urls, start=1)]
 
     def start_actions(self) -> None:
         self._spawn(
@@ -122,12 +135,18 @@ class Stack:
                 if process.poll() is not None:
                     raise StartupFailed(f"{name} exited with {process.returncode}; see {self.log_dir / (name + '.log')}")
             try:
-                if httpx.get(url, timeout=2.0).status_code == 200:
+                if httpx.get(url, timeout=2.0).status_code == 200 and self._replicas_up():
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
         raise StartupFailed(f"not healthy after {timeout_s:.0f} s; logs in {self.log_dir}")
+
+    def _replicas_up(self) -> bool:
+        """With several Rasa servers the gateway is healthy once one answers; startup waits for all."""
+        if len(self.settings.rasa_urls) < 2:
+            return True
+        return all(httpx.get(f"{url}/", timeout=2.0).status_code == 200 for url in self.settings.rasa_urls)
 
     def stop(self, name: str | None = None, sig: int = signal.SIGTERM) -> None:
         names = [name] if name else list(self.processes)
@@ -182,3 +201,6 @@ def _seed_if_empty() -> None:
     uow = SqlAlchemyUnitOfWork(get_session_factory())
     if not customer_exists(uow, "demo-zhangsan"):
         seed_demo(SqlAlchemyUnitOfWork(get_session_factory()))
+    from bot.handoff.agents import seed_demo_agents
+
+    seed_demo_agents(get_session_factory())  # agent1 / agent1-pass (idempotent)

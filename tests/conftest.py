@@ -44,6 +44,9 @@ def stack(tmp_path_factory):
         "DATABASE_URL": f"sqlite:///{workdir / 'walletbot.db'}",
         "WALLETBOT_SECRET": "e2e-test-secret-0123456789abcdefghijklmnop",
         "PYTHONUNBUFFERED": "1",
+        "WALLETBOT_RASA_SESSION_TURNS_MAX": "12",  # exercise the session rollover in every e2e run
+        "WALLETBOT_BUSINESS_HOURS": "00:00-24:00",  # human agents "on duty" whenever the tests run
+        "WALLETBOT_RATE_LIMIT_CUSTOMER_PER_MIN": "1000", "WALLETBOT_RATE_LIMIT_IP_PER_MIN": "10000",  # every test talks from 127.0.0.1
     }
     for name in ("TRACKER_STORE_URL", "LOCK_STORE_URL", "TELEGRAM_TOKEN", "WECHAT_TOKEN"):
         env.pop(name, None)
@@ -54,6 +57,9 @@ def stack(tmp_path_factory):
 
     upgrade_database(settings.database_url)
     seed_demo(SqlAlchemyUnitOfWork(make_session_factory(make_engine(settings.database_url))))
+    from bot.handoff.agents import seed_demo_agents
+
+    seed_demo_agents(make_session_factory(make_engine(settings.database_url)), settings)
     running = Stack(settings, env=env, log_dir=workdir / "log")
     running.start()
     try:

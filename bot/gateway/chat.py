@@ -2,27 +2,40 @@
 
 The customer's text is stored (masked), forwarded to Rasa with the gateway-signed identity, and the
 replies are stored and published. A leading "/" never reaches Rasa as an intent payload: only
-button payloads kept on the server may carry one.
+button payloads kept on the server may carry one. The handoff to human agents (`bot.gateway.desk`)
+hooks in where a reply asks for a human, where Rasa is down, and while a conversation is with an agent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import httpx
 from starlette.concurrency import run_in_threadpool
 
+from bot.gateway.desk import HandoffDesk
 from bot.gateway.hub import Hub
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.gateway.secure import SecurePath, looks_like_secret
+from bot.gateway.sessions import SessionKeeper
 from bot.phrases import say
 from bot.handoff import ChatStore, ConversationView, MessageView
 from bot.identity import METADATA_KEY, sign_identity
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+ACTIONS_HEALTH_TIMEOUT_S = 2.0
+# Control characters (NUL, escapes, C1) and bidi overrides carry no meaning in a chat message; PostgreSQL
+# refuses NUL in text, and an override can make a message read backwards in the agent console.
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+Deliver = Callable[[ConversationView, MessageView], Awaitable[None]]
 
 
 class ChatInputRejected(Exception):
@@ -51,12 +64,30 @@ class ChatService:
         self.rasa = rasa
         self.hub = hub
         self.secure = SecurePath(self, session_factory)
+        self.sessions = SessionKeeper(rasa, turns_max=settings.rasa_session_turns_max)
+        self.handoff = HandoffDesk(self, session_factory)
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._deliverers: dict[str, Deliver] = {}
+
+    def register_channel(self, channel: str, deliver: Deliver) -> None:
+        """How to reach a channel's customer unprompted (agent replies, queue moves): `deliver(conversation, message)`."""
+        self._deliverers[channel] = deliver
+
+    async def push(self, conversation: ConversationView, **fields) -> MessageView:
+        """Append, publish, and deliver through the conversation's channel (web chat has SSE instead)."""
+        message = await self.append(conversation, **fields)
+        deliver = self._deliverers.get(conversation.channel)
+        if deliver is not None:
+            try:
+                await deliver(conversation, message)
+            except Exception:  # the message is stored; the channel retries or the customer sees it later
+                log.exception("could not deliver message %s to %s", message.id, conversation.channel)
+        return message
 
     def check_text(self, text: object) -> str:
         if not isinstance(text, str):
             raise ChatInputRejected(say("bad_request"))
-        text = text.strip()
+        text = CONTROL_CHARS.sub("", text).strip()
         if not text:
             raise ChatInputRejected(say("empty_message"))
         if len(text) > self.settings.message_chars_max:
@@ -85,7 +116,13 @@ class ChatService:
                 notice = await self.append(conversation, sender="system", text=say("secret_captured"))
                 return Exchange(notice, replies)
         async with self._locks[conversation.id]:
+            routed = await self.handoff.route_text(conversation, text)  # with an agent, or writing a ticket
+            if routed is not None:
+                return Exchange(*routed)
             customer_message = await self.append(conversation, sender="customer", text=text)
+            recovered = await self.secure.recover(conversation)  # after a crash mid-transfer: say what happened
+            if recovered is not None:
+                return Exchange(customer_message, recovered)
             payload = text_for_rasa(text)
             if not payload:
                 return Exchange(customer_message, [await self.append(conversation, sender="bot", text=say("slash_only"))])
@@ -94,17 +131,38 @@ class ChatService:
     async def handle_button(self, conversation: ConversationView, message_id: int, button_id: str) -> Exchange:
         button = await run_in_threadpool(self.store.button, conversation.id, message_id, button_id)
         async with self._locks[conversation.id]:
+            routed = await self.handoff.route_button(conversation, button)  # gateway buttons, or with an agent
+            if routed is not None:
+                return Exchange(*routed)
             customer_message = await self.append(conversation, sender="customer", text=button["title"])
+            recovered = await self.secure.recover(conversation)
+            if recovered is not None:
+                return Exchange(customer_message, recovered)
             payload = button["payload"] or text_for_rasa(button["title"])
             return Exchange(customer_message, await self._ask_rasa(conversation, payload))
 
     async def _ask_rasa(self, conversation: ConversationView, payload: str) -> list[MessageView]:
+        await self.sessions.before_message(conversation.id, busy=bool(conversation.awaiting_secret))
         try:
             answers = await self.rasa.send(conversation.id, payload, self._metadata(conversation))
         except RasaUnavailable as exc:
             log.warning("rasa unavailable for conversation %s: %s", conversation.id, exc)
-            return [await self.append(conversation, sender="system", text=say("rasa_unavailable"))]
-        return await self.store_replies(conversation, answers)
+            return await self.handoff.on_bot_unavailable(conversation)
+        replies = await self.store_replies(conversation, answers)
+        if not replies and not await self._actions_up():
+            # Rasa lost the custom action's answer (its events too, so the dialogue state is intact):
+            # apologise and offer a human instead of leaving the customer with silence.
+            log.warning("action server unavailable for conversation %s", conversation.id)
+            offer = [{"title": say("human_button"), "payload": "@handoff"}]
+            replies = [await self.append(conversation, sender="system", text=say("actions_unavailable"), buttons=offer)]
+        return replies
+
+    async def _actions_up(self) -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=ACTIONS_HEALTH_TIMEOUT_S) as http:
+                return (await http.get(f"{self.settings.actions_url}/health")).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     async def submit_secret(self, conversation: ConversationView, kind: str, value: str) -> list[MessageView]:
         async with self._locks[conversation.id]:
@@ -126,6 +184,8 @@ class ChatService:
             if not (text or buttons or custom):
                 continue
             replies.append(await self.append(conversation, sender="bot", text=text, buttons=buttons, custom=custom))
+            if custom and custom.get("type") == "handoff":
+                replies.extend(await self.handoff.on_handoff_reply(conversation, custom))
         return replies
 
     async def tell_rasa(self, conversation: ConversationView, text: str, *, reset_slots: list[str]) -> None:

@@ -109,6 +109,11 @@ class ChatStore:
             row = session.scalars(
                 select(Conversation).where(Conversation.channel == channel, Conversation.external_id == external_id)
             ).first()
+            if row is not None and row.customer_id != customer_id:
+                # Bound, unbound or rebound since the last message: the channel's identity decides.
+                row.customer_id = customer_id
+                row.updated_at = utcnow()
+                session.commit()
             if row is None:
                 row = Conversation(
                     id=secrets.token_hex(16), channel=channel, external_id=external_id, customer_id=customer_id
