@@ -20,13 +20,14 @@ MODEL_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) $(wi
 export WALLETBOT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export WALLETBOT_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: help setup run train test test-fast bench clean
+.PHONY: help setup run run-scaled train test test-fast bench clean
 
 help:
 	@echo "make run    set up what is missing, then start gateway, Rasa and action server"
 	@echo "make test   set up what is missing, then run the whole test suite"
 	@echo "make train  train the Rasa model when data or config changed"
 	@echo "make bench  run the benchmarks (figures in var/bench/)"
+	@echo "make run-scaled  two Rasa servers on PostgreSQL + Redis behind one gateway (README: Scale-out)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON311) -m venv $(VENV)
@@ -61,6 +62,20 @@ $(MODEL): $(MODEL_INPUTS) $(RASA_VENV)/.installed
 train: $(MODEL)
 
 run: setup $(MODEL)
+	$(VENV)/bin/walletbot run
+
+# Scale-out (README "Scale-out"): two Rasa servers sharing a PostgreSQL tracker store and a Redis lock
+# store, ledger and queue on PostgreSQL, one action server, the gateway routing each conversation to
+# one replica. Each variable can be overridden from the environment; the two databases are created
+# when missing.
+run-scaled: setup $(MODEL)
+	$(VENV)/bin/python -c 'import psycopg, sys; db = psycopg.connect(sys.argv[1], autocommit=True); \
+	  [db.execute(f"CREATE DATABASE {name}") for name in sys.argv[2:] if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()]' \
+	  "host=127.0.0.1 port=5432 user=postgres dbname=postgres" walletbot walletbot_tracker
+	RASA_URLS="$${RASA_URLS:-http://127.0.0.1:5005,http://127.0.0.1:5006}" \
+	DATABASE_URL="$${DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/walletbot}" \
+	TRACKER_STORE_URL="$${TRACKER_STORE_URL:-postgresql://postgres@127.0.0.1:5432/walletbot_tracker}" \
+	LOCK_STORE_URL="$${LOCK_STORE_URL:-redis://127.0.0.1:6379/1}" \
 	$(VENV)/bin/walletbot run
 
 test: setup $(MODEL) $(BROWSER_DEPS)

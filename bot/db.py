@@ -65,6 +65,12 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def with_search_path(url: str, schema: str) -> str:
+    """A PostgreSQL URL whose connections use `schema` (tests and benchmarks get a private schema)."""
+    parsed = make_url(normalize_url(url)).update_query_dict({"options": f"-csearch_path={schema}"})
+    return parsed.render_as_string(hide_password=False)
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     url = normalize_url(url)
     backend = make_url(url).get_backend_name()

@@ -9,8 +9,12 @@ _CARD_NUMBER = re.compile(r"(?<!\d)(\d{4})\d{8,11}(\d{4})(?!\d)")
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 
+def mask_id_numbers(text: str) -> str:
+    return _ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
+
+
 def mask_personal_numbers(text: str) -> str:
-    text = _ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
+    text = mask_id_numbers(text)
     text = _CARD_NUMBER.sub(lambda m: f"{m.group(1)} **** **** {m.group(2)}", text)
     return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
 

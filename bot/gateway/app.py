@@ -22,10 +22,13 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from bot.gateway import console
 from bot.gateway.chat import ChatInputRejected, ChatService
 from bot.gateway.hub import Hub
 from bot.gateway.rasa_client import RasaClient
+from bot.gateway.ratelimit import RateLimitMiddleware
 from bot.gateway.secure import SecretRejected
+from bot.gateway.telegram import router as telegram_router, start_telegram, stop_telegram
 from bot.phrases import say
 from bot.handoff import ButtonNotFound, ChatStore, ConversationView
 from bot.identity import IdentityError, _sign, read_app_token
@@ -34,6 +37,7 @@ from bot.settings import Settings, get_settings
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 VISITOR_COOKIE = "wb_visitor"
 SSE_KEEPALIVE_S = 15.0
+ROW_ID_MAX = 2**63 - 1  # the largest id SQL databases store: a larger one is a 422, not an overflow
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,24 @@ class Caller:
 
 
 class ButtonClick(BaseModel):
-    message_id: int = Field(ge=1)
+    message_id: int = Field(ge=1, le=ROW_ID_MAX)
     id: str = Field(min_length=1, max_length=16)
 
 
 class SecretIn(BaseModel):
     pin: str | None = Field(default=None, max_length=64)
     otp: str | None = Field(default=None, max_length=64)
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: why, in Chinese; a validation error also says where (never echoing the input)."""
+
+    detail: str
+    errors: list[dict] | None = None
+
+
+# Published for every route, so that the OpenAPI schema describes the refusals clients really get.
+ERROR_RESPONSES: dict = {"4XX": {"model": ErrorOut, "description": "Refused: `detail` says why, in Chinese"}}
 
 
 class ChatMessageIn(BaseModel):
@@ -122,18 +137,27 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
             from bot.db import get_session_factory
 
             factory = get_session_factory()
-        rasa = RasaClient(settings.rasa_url, timeout_s=settings.rasa_timeout_s, auth_token=settings.secret)
+        rasa = RasaClient(settings.rasa_urls or settings.rasa_url, timeout_s=settings.rasa_timeout_s, auth_token=settings.rasa_api_token)
         app.state.chat = ChatService(settings, ChatStore(factory), rasa, Hub(), factory)
         app.state.http = httpx.AsyncClient(timeout=2.0)
+        app.state.telegram = await start_telegram(settings, app.state.chat, factory)
         try:
             yield
         finally:
+            await stop_telegram(app.state.telegram)
             await rasa.close()
             await app.state.http.aclose()
 
-    app = FastAPI(title="walletbot gateway", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="walletbot gateway", version="0.1.0", lifespan=lifespan, responses=ERROR_RESPONSES)
     app.state.settings = settings
+    app.add_middleware(RateLimitMiddleware, settings=settings)  # 429 for too many chat messages or PINs
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(console.router)  # the agent console: /console/ and /api/agent/*
+    app.include_router(telegram_router)
+    if settings.wechat_token:
+        from bot.gateway.wechat import wechat_router
+
+        app.include_router(wechat_router(settings, session_factory))
 
     @app.exception_handler(ChatInputRejected)
     async def rejected(request: Request, exc: ChatInputRejected) -> JSONResponse:
@@ -141,7 +165,8 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": say("bad_request"), "errors": jsonable_encoder(exc.errors())}, status_code=422)
+        errors = [{k: v for k, v in error.items() if k in ("type", "loc", "msg")} for error in exc.errors()]  # never echo the input
+        return JSONResponse({"detail": say("bad_request"), "errors": jsonable_encoder(errors)}, status_code=422)
 
     @app.exception_handler(SecretRejected)
     async def secret_rejected(request: Request, exc: SecretRejected) -> JSONResponse:
@@ -197,16 +222,16 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
         return _json({"conversation_id": conversation.id, "messages": [m.public() for m in replies]}, caller)
 
     @app.get("/api/chat/messages")
-    async def get_messages(caller: CallerDep, chat: ChatDep, after: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
+    async def get_messages(caller: CallerDep, chat: ChatDep, after: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0) -> JSONResponse:
         conversation = await open_conversation(chat, caller)
         messages = await run_in_threadpool(chat.store.messages_after, conversation.id, after)
         return _json(
-            {"conversation_id": conversation.id, "state": conversation.state, "messages": [m.public() for m in messages]},
+            {"conversation_id": conversation.id, **(await chat.handoff.public_state(conversation.id)), "messages": [m.public() for m in messages]},
             caller,
         )
 
     @app.get("/api/chat/events")
-    async def events(request: Request, caller: CallerDep, chat: ChatDep, after: Annotated[int, Query(ge=0)] = 0) -> StreamingResponse:
+    async def events(request: Request, caller: CallerDep, chat: ChatDep, after: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0) -> StreamingResponse:
         conversation = await open_conversation(chat, caller)
         last_event_id = request.headers.get("last-event-id", "")
         if last_event_id.isdigit():
@@ -219,7 +244,7 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
                 for message in await run_in_threadpool(chat.store.messages_after, conversation.id, after):
                     seen = message.id
                     yield _sse("message", message.public(), message.id)
-                yield _sse("state", {"state": conversation.state})
+                yield _sse("state", await chat.handoff.public_state(conversation.id))
                 while not await request.is_disconnected():
                     try:
                         event, data = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_S)

@@ -26,11 +26,15 @@ from bot.gateway.sessions import SessionKeeper
 from bot.phrases import say
 from bot.handoff import ChatStore, ConversationView, MessageView
 from bot.identity import METADATA_KEY, sign_identity
+from bot.masking import mask_id_numbers, mask_personal_numbers
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 ACTIONS_HEALTH_TIMEOUT_S = 2.0
+# A transfer request, or a number alone (the answer to "转给谁"): see `numbers_for_rasa`.
+TRANSFER_WORDS = re.compile("转|汇|付|打钱|收款")
+BARE_NUMBER = re.compile(r"\s*(?:收款人|手机号?|钱包号?|卡号|是|给)?[:：\s]*\+?[\d\s-]{7,30}[。.!！]?\s*")
 # Control characters (NUL, escapes, C1) and bidi overrides carry no meaning in a chat message; PostgreSQL
 # refuses NUL in text, and an override can make a message read backwards in the agent console.
 CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -50,6 +54,16 @@ class ChatInputRejected(Exception):
 class Exchange:
     customer_message: MessageView
     replies: list[MessageView]
+
+
+def numbers_for_rasa(text: str) -> str:
+    """Personal numbers reach Rasa's tracker (which keeps the raw text) only when they name a transfer's
+    recipient: an ID number never; a phone, wallet or card number only in a transfer request or alone
+    (the answer to "转给谁"). Elsewhere they are masked, as in the transcript."""
+    text = mask_id_numbers(text)
+    if TRANSFER_WORDS.search(text) or BARE_NUMBER.fullmatch(text):
+        return text
+    return mask_personal_numbers(text)
 
 
 def text_for_rasa(text: str) -> str:
@@ -126,7 +140,7 @@ class ChatService:
             payload = text_for_rasa(text)
             if not payload:
                 return Exchange(customer_message, [await self.append(conversation, sender="bot", text=say("slash_only"))])
-            return Exchange(customer_message, await self._ask_rasa(conversation, payload))
+            return Exchange(customer_message, await self._ask_rasa(conversation, numbers_for_rasa(payload)))
 
     async def handle_button(self, conversation: ConversationView, message_id: int, button_id: str) -> Exchange:
         button = await run_in_threadpool(self.store.button, conversation.id, message_id, button_id)
@@ -153,7 +167,7 @@ class ChatService:
             # Rasa lost the custom action's answer (its events too, so the dialogue state is intact):
             # apologise and offer a human instead of leaving the customer with silence.
             log.warning("action server unavailable for conversation %s", conversation.id)
-            offer = [{"title": say("human_button"), "payload": "@handoff"}]
+            offer = [{"title": say("human_button"), "payload": "@handoff:bot_unavailable"}]
             replies = [await self.append(conversation, sender="system", text=say("actions_unavailable"), buttons=offer)]
         return replies
 

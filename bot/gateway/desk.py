@@ -199,8 +199,6 @@ class HandoffDesk:
                 return await self._request(conversation, reason=argument if argument in queue.REASONS else "customer_request")
             if kind == "leave_queue":
                 return await self._leave_queue(conversation)
-            if kind == "handoff":  # the gateway's own "转人工" offer, for when the bot cannot answer
-                return await self._request(conversation, reason="bot_unavailable")
             if kind == "ticket":
                 ticket = await self._run(queue.accept_ticket, conversation_id=conversation.id, ticket_id=int(argument))
                 key = "ticket_prompt_customer" if ticket.customer_id else "ticket_prompt_visitor"

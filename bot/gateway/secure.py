@@ -9,7 +9,9 @@ draft, tells the customer, and appends the outcome to Rasa's tracker so the dial
 from __future__ import annotations
 
 import logging
+import os
 import re
+import signal
 
 from starlette.concurrency import run_in_threadpool
 
@@ -19,10 +21,12 @@ from bot.parsing import format_yuan
 from bot.phrases import say
 from bot.wallet import (
     OutboxSmsSender,
+    ReceiptView,
     SqlAlchemyUnitOfWork,
     WalletError,
     WrongOtp,
     WrongPin,
+    cancel_draft,
     execute_draft,
     get_customer,
     get_draft,
@@ -45,6 +49,16 @@ class SecretRejected(Exception):
         self.status_code = status_code
 
 
+def done_text(receipt: ReceiptView) -> str:
+    return say(
+        "transfer_done",
+        recipient=receipt.recipient_display,
+        amount=format_yuan(receipt.amount_fen),
+        balance=format_yuan(receipt.balance_after_fen),
+        reference=str(receipt.transfer_id)[-12:],
+    )
+
+
 def looks_like_secret(text: str) -> bool:
     return bool(SECRET_FORMAT.match(text.strip()))
 
@@ -63,6 +77,9 @@ class SecurePath:
             raise SecretRejected(say("secret_not_expected"), status_code=409)
         if kind != conversation.awaiting_secret:
             raise SecretRejected(say("pin_prompt" if conversation.awaiting_secret == "pin" else "otp_prompt"), status_code=409)
+        recovered = await self.recover(conversation)
+        if recovered is not None:
+            return recovered
         if not looks_like_secret(value):
             raise SecretRejected(say("secret_format"))
         customer_id, draft_id = conversation.customer_id, conversation.awaiting_draft_id
@@ -78,7 +95,9 @@ class SecurePath:
                     return await self._ask(conversation, "otp", say("otp_sent", phone=customer.phone_masked))
             else:
                 await run_in_threadpool(lambda: verify_otp(self._uow(), customer_id=customer_id, draft_id=draft_id, code=value))
+            self._fault_point("kill_after_pin_verified")
             receipt = await run_in_threadpool(lambda: execute_draft(self._uow(), customer_id=customer_id, draft_id=draft_id))
+            self._fault_point("kill_after_transfer_committed")
         except WrongPin as error:
             return await self._ask(conversation, "pin", say("pin_wrong", attempts_left=error.attempts_left))
         except WrongOtp as error:
@@ -86,14 +105,38 @@ class SecurePath:
         except WalletError as error:
             log.info("secure path refused for conversation %s: %s", conversation.id, type(error).__name__)
             return await self._finish(conversation, describe(error))
-        text = say(
-            "transfer_done",
-            recipient=receipt.recipient_display,
-            amount=format_yuan(receipt.amount_fen),
-            balance=format_yuan(receipt.balance_after_fen),
-            reference=str(receipt.transfer_id)[-12:],
-        )
-        return await self._finish(conversation, text)
+        return await self._finish(conversation, done_text(receipt))
+
+    async def recover(self, conversation: ConversationView) -> list[MessageView] | None:
+        """Tell the customer what became of a draft whose secret was verified but whose outcome they never heard.
+
+        That happens only when the gateway died between verifying the last secret and answering (the
+        conversation still awaits a secret while the ledger says the draft is confirmed or executed).
+        An executed draft gets its receipt; a confirmed one is cancelled, since no money moved. None
+        when there is nothing to recover.
+        """
+        customer_id, draft_id = conversation.customer_id, conversation.awaiting_draft_id
+        if conversation.awaiting_secret is None or not customer_id or not draft_id:
+            return None
+        try:
+            draft = await run_in_threadpool(lambda: get_draft(self._uow(), customer_id=customer_id, draft_id=draft_id))
+            if draft.status == "confirmed":
+                draft = await run_in_threadpool(lambda: cancel_draft(self._uow(), customer_id=customer_id, draft_id=draft_id))
+                if draft.status == "cancelled":
+                    log.warning("conversation %s: draft %s was verified but never executed; cancelled", conversation.id, draft_id)
+                    return await self._finish(conversation, say("transfer_interrupted"))
+            if draft.status != "executed":
+                return None
+            receipt = await run_in_threadpool(lambda: execute_draft(self._uow(), customer_id=customer_id, draft_id=draft_id))
+        except WalletError:
+            return None
+        return await self._finish(conversation, say("transfer_recovered") + done_text(receipt))
+
+    def _fault_point(self, name: str) -> None:
+        """WALLETBOT_FAULT_INJECT (fault tests only): die here at once, as on a power cut or the OOM killer."""
+        if self.chat.settings.fault_inject == name:
+            log.warning("fault injection: the gateway kills itself at %s", name)
+            os.kill(os.getpid(), signal.SIGKILL)
 
     async def _ask(self, conversation: ConversationView, kind: str, text: str) -> list[MessageView]:
         await run_in_threadpool(self.chat.store.set_awaiting, conversation.id, secret=kind, draft_id=conversation.awaiting_draft_id)

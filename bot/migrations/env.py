@@ -15,7 +15,7 @@ from bot.settings import get_settings
 
 import bot.wallet.models  # noqa: F401  (registers the wallet tables on Base.metadata)
 
-for _optional in ("bot.handoff.models",):
+for _optional in ("bot.handoff.models", "bot.binding", "bot.dedupe"):
     try:
         importlib.import_module(_optional)
     except ModuleNotFoundError as exc:

@@ -75,7 +75,7 @@ TRANSACTIONS_LIMIT_MAX = 50
 SMS_OUTBOX_LIMIT_MAX = 200
 OPEN_DRAFT_STATUSES = ("draft", "confirmed")
 PIN_LOCK_REASON = "pin_attempts"
-DRAFT_CHANNELS_MAX_CHARS = 16
+CHANNEL_CHARS_MAX = 16
 
 
 # ── views ──────────────────────────────────────────────────────────────────────────────────────
@@ -836,7 +836,7 @@ def create_transfer_draft(
             fee_fen=fee_fen,
             needs_otp=needs_otp,
             new_recipient=new_recipient,
-            channel=str(channel)[:DRAFT_CHANNELS_MAX_CHARS],
+            channel=str(channel)[:CHANNEL_CHARS_MAX],
             status="draft",
             created_at=at,
             expires_at=at + timedelta(seconds=uow.settings.draft_ttl_s),

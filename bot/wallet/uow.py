@@ -3,6 +3,9 @@
 Nothing is saved unless the block calls `uow.commit()`; leaving the block (normally or by an
 exception) rolls back whatever was not committed. The unit of work also carries the settings the
 services read (limits, TTLs, hashing costs), so tests hand in their own instead of patching.
+
+A unit of work is one transaction at a time: give each thread (each request) its own instance;
+they share the session factory and its connection pool.
 """
 
 from __future__ import annotations

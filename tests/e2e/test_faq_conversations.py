@@ -140,3 +140,20 @@ def test_empty_or_malformed_messages_get_a_4xx_with_a_reason(visitor, body):
     response = visitor.post("/api/chat/messages", json=body)
     assert 400 <= response.status_code < 500
     assert response.json()["detail"]
+
+
+def test_a_long_conversation_is_split_into_rasa_sessions_and_keeps_answering(gateway_url, stack):
+    """The cost of a message stays flat: after WALLETBOT_RASA_SESSION_TURNS_MAX turns a new session starts."""
+    questions = ["数字钱包怎么开通", "提现到他行卡收费吗", "谢谢", "实名认证要多久"]
+    with httpx.Client(base_url=gateway_url, timeout=60.0) as client:
+        for turn in range(30):
+            replies = say(client, questions[turn % len(questions)])
+            assert replies and replies[0]["sender"] == "bot"
+        conversation_id = client.get("/api/chat/messages").json()["conversation_id"]
+        assert get_knowledge_base().get("open_steps").answer in [m["text"] for m in say(client, "数字钱包怎么开通")]
+    tracker = httpx.get(
+        f"http://127.0.0.1:{stack.settings.rasa_port}/conversations/{conversation_id}/tracker",
+        params={"token": stack.settings.rasa_api_token, "include_events": "ALL"},
+    ).json()
+    sessions = [e for e in tracker["events"] if e["event"] == "session_started"]
+    assert len(sessions) >= 3, len(sessions)

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from bot.db import make_engine, make_session_factory, normalize_url, upgrade_database
+from bot.db import make_engine, make_session_factory, normalize_url, upgrade_database, with_search_path
 from bot.settings import Settings
 from bot.wallet import SqlAlchemyUnitOfWork, open_customer, settlement_wallet_id, transfer
 from bot.wallet.security import BANK_TZ
@@ -38,11 +37,6 @@ def postgres_base_url() -> str:
     if not url:
         pytest.skip(f"{POSTGRES_ENV} is not set")
     return normalize_url(url)
-
-
-def url_with_search_path(url: str, schema: str) -> str:
-    parsed = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return parsed.render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -71,7 +65,7 @@ def postgres_url():
         admin.dispose()
         pytest.fail(f"{POSTGRES_ENV} is set but PostgreSQL is unreachable: {exc}")
     try:
-        yield url_with_search_path(base, schema)
+        yield with_search_path(base, schema)
     finally:
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')

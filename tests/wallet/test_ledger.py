@@ -16,6 +16,7 @@ from bot.wallet import (
     WalletLocked,
     WalletNotFound,
     WrongPin,
+    audit_entries,
     freeze_wallet,
     get_balance,
     total_balance_fen,
@@ -120,6 +121,8 @@ def test_a_frozen_wallet_cannot_send_but_can_still_receive(uow, people):
     transfer(uow, transfer_id="t-2", source_wallet_id=bob.wallet_id, target_wallet_id=alice.wallet_id, amount_fen=100)
     assert get_balance(uow, alice.customer_id).status == "frozen"
     assert balance(uow, alice.wallet_id) == 600
+    entry = audit_entries(uow, target=alice.customer_id)[0]
+    assert (entry["actor"], entry["action"], entry["details"]["reason"]) == ("agent1", "wallet_frozen", "fraud_report")
 
 
 def test_a_locked_wallet_cannot_send(uow, people):

@@ -83,6 +83,6 @@ def test_the_ledger_keeps_its_invariants_under_any_sequence_of_transfers(uow, pe
 
     run_state_machine_as_test(
         LedgerMachine,
-        settings=settings(max_examples=25, stateful_step_count=25, deadline=None,
+        settings=settings(max_examples=40, stateful_step_count=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow]),
     )
