@@ -46,6 +46,11 @@ def uow() -> SqlAlchemyUnitOfWork:
     return SqlAlchemyUnitOfWork(get_session_factory())
 
 
+def reader() -> SqlAlchemyUnitOfWork:
+    """A unit of work that only reads: balances, history, recipients (never queues for SQLite's write lock)."""
+    return SqlAlchemyUnitOfWork(get_session_factory(), read_only=True)
+
+
 def customer_of(tracker: Tracker) -> str | None:
     """The customer the gateway vouched for in this conversation, or None."""
     settings = get_settings()
@@ -86,7 +91,7 @@ class ActionCheckBalance(Action):
         customer_id = customer_of(tracker)
         if customer_id is None:
             return refuse_anonymous(dispatcher)
-        view = get_balance(uow(), customer_id)
+        view = get_balance(reader(), customer_id)
         text = phrases.say("balance", wallet=view.wallet_no_masked, balance=format_yuan(view.balance_fen))
         if view.status != "active":
             text += phrases.say(f"wallet_status_{view.status}", until=_local(view.locked_until))
@@ -115,7 +120,7 @@ class ActionCheckTransactions(Action):
             start, end, label, latest_only = now - timedelta(days=30), now + timedelta(seconds=1), "最近30天", False
         else:
             start, end, label, latest_only = period.start, period.end, period.label, period.latest_only
-        view = list_transactions(uow(), customer_id, start, end, limit=1 if latest_only else 5)
+        view = list_transactions(reader(), customer_id, start, end, limit=1 if latest_only else 5)
         if not view.items:
             dispatcher.utter_message(text=phrases.say("no_transactions", period=label))
             return []
@@ -196,7 +201,7 @@ class ValidateTransferForm(FormValidationAction):
         customer_id = customer_of(tracker)
         if customer_id is None:
             return {"recipient": None}
-        candidates = resolve_recipient(uow(), customer_id, str(value or ""))
+        candidates = resolve_recipient(reader(), customer_id, str(value or ""))
         if not candidates:
             return self._fail(dispatcher, tracker, "recipient", phrases.say("recipient_unknown", name=str(value)[:20]))
         best = candidates[0]
@@ -308,7 +313,7 @@ class ActionReportLocked(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         customer_id = customer_of(tracker)
         if customer_id is not None:
-            view = get_balance(uow(), customer_id)
+            view = get_balance(reader(), customer_id)
             if view.status in {"locked", "frozen"}:
                 dispatcher.utter_message(
                     text=phrases.say(f"locked_now_{view.status}", until=_local(view.locked_until), reason=view.lock_reason or ""),

@@ -1,9 +1,10 @@
 """The SQL database: declarative base, engines, sessions and migrations.
 
 SQLite (the default, a file under `var/`) and PostgreSQL (`DATABASE_URL=postgresql://…`) are both
-first-class. On SQLite every transaction starts with `BEGIN IMMEDIATE`, so writers queue on the
-database lock (WAL journal, busy timeout) instead of failing half-way; on PostgreSQL the services take
-row locks in a fixed order.
+first-class. On SQLite every transaction that may write starts with `BEGIN IMMEDIATE`, so writers
+queue on the database lock (WAL journal, busy timeout) instead of failing half-way; a session opened
+with `read_only_session` only reads and begins DEFERRED, so it neither waits for nor holds that lock
+(WAL readers see the last committed state). On PostgreSQL the services take row locks in a fixed order.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+READ_ONLY = "walletbot_read_only"  # execution option: this transaction only reads
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -106,13 +108,20 @@ def _make_sqlite_engine(url: str, **kwargs) -> Engine:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_only_session(factory: sessionmaker[Session]) -> Session:
+    """A session for a transaction that only reads (on SQLite: `BEGIN` DEFERRED, see the module docstring)."""
+    session = factory()
+    session.connection(execution_options={READ_ONLY: True})
+    return session
 
 
 def upgrade_database(url: str | None = None, revision: str = "head") -> None:

@@ -109,9 +109,7 @@ class ChatService:
         return text
 
     async def append(self, conversation: ConversationView, **fields) -> MessageView:
-        message = await run_in_threadpool(self.store.append, conversation.id, **fields)
-        self.hub.publish(conversation.id, "message", message.public())
-        return message
+        return (await self._append_many(conversation, [fields], None))[0]
 
     def _metadata(self, conversation: ConversationView) -> dict:
         metadata: dict = {"channel": conversation.channel}
@@ -183,24 +181,34 @@ class ChatService:
             return await self.secure.submit(conversation, kind, value)
 
     async def store_replies(self, conversation: ConversationView, answers: list[dict]) -> list[MessageView]:
-        replies = []
+        """Store and publish Rasa's answers, in one transaction up to a handoff (which adds messages of its own)."""
+        replies: list[MessageView] = []
+        pending: list[dict] = []
+        awaiting: tuple[str | None, str | None] | None = None  # what the bot now waits for, when that changes
         for answer in _merge_custom(answers):
             text = answer.get("text") or ""
             buttons = [b for b in answer.get("buttons") or [] if isinstance(b, dict) and b.get("title")]
             custom = answer.get("custom") if isinstance(answer.get("custom"), dict) else None
             if custom and custom.get("type") == "pin_request" and custom.get("kind") in {"pin", "otp"}:
-                await run_in_threadpool(
-                    self.store.set_awaiting, conversation.id, secret=custom["kind"], draft_id=str(custom.get("draft_id") or "")
-                )
+                awaiting = (custom["kind"], str(custom.get("draft_id") or ""))
             elif custom and custom.get("type") == "secret_cancelled":
-                await run_in_threadpool(self.store.set_awaiting, conversation.id, secret=None, draft_id=None)
-                custom = None
+                awaiting, custom = (None, None), None
             if not (text or buttons or custom):
                 continue
-            replies.append(await self.append(conversation, sender="bot", text=text, buttons=buttons, custom=custom))
+            pending.append({"sender": "bot", "text": text, "buttons": buttons, "custom": custom})
             if custom and custom.get("type") == "handoff":
+                replies += await self._append_many(conversation, pending, awaiting)
+                pending, awaiting = [], None
                 replies.extend(await self.handoff.on_handoff_reply(conversation, custom))
+        if pending or awaiting is not None:
+            replies += await self._append_many(conversation, pending, awaiting)
         return replies
+
+    async def _append_many(self, conversation: ConversationView, messages: list[dict], awaiting) -> list[MessageView]:
+        stored = await run_in_threadpool(lambda: self.store.append_many(conversation.id, messages, awaiting=awaiting))
+        for message in stored:
+            self.hub.publish(conversation.id, "message", message.public())
+        return stored
 
     async def tell_rasa(self, conversation: ConversationView, text: str, *, reset_slots: list[str]) -> None:
         """Record in Rasa's tracker what the gateway told the customer, so the dialogue stays coherent."""

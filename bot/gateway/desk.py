@@ -90,13 +90,18 @@ class HandoffDesk:
     async def _run(self, function, /, *args, **kwargs):
         return await run_in_threadpool(function, self.uow(), *args, **kwargs)
 
+    async def _read(self, function, /, *args, **kwargs):
+        """`_run` for a service that only reads (on SQLite it does not queue for the write lock)."""
+        uow = SqlAlchemyUnitOfWork(self._sessions, settings=self.chat.settings, read_only=True)
+        return await run_in_threadpool(function, uow, *args, **kwargs)
+
     async def conversation(self, conversation_id: str) -> ConversationView:
         return await run_in_threadpool(self.chat.store.get_conversation, conversation_id)
 
     # ── what customers and agents are shown ────────────────────────────────────────────────────
 
     async def public_state(self, conversation_id: str) -> dict:
-        return state_body(await self._run(queue.conversation_status, conversation_id))
+        return state_body(await self._read(queue.conversation_status, conversation_id))
 
     def _publish_state(self, conversation_id: str, body: dict) -> None:
         self.chat.hub.publish(conversation_id, "state", body)
@@ -169,7 +174,7 @@ class HandoffDesk:
 
     async def route_text(self, conversation: ConversationView, text: str) -> tuple[MessageView, list[MessageView]] | None:
         """Customer text that must not go to Rasa: to the agent, or into the ticket being written."""
-        status = await self._run(queue.conversation_status, conversation.id)
+        status = await self._read(queue.conversation_status, conversation.id)
         if status.state in ACTIVE_STATES:
             message = await self.chat.append(conversation, sender="customer", text=text)
             self._to_agents(conversation.id, message, status.handoff.agent.id if status.handoff and status.handoff.agent else None)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.db import read_only_session
 from bot.handoff.models import ChatMessage, Conversation, utcnow
 from bot.masking import mask_personal_numbers
 
@@ -99,12 +100,34 @@ def _message_view(row: ChatMessage) -> MessageView:
     )
 
 
+def _message_row(
+    conversation_id: str, *, sender: str, text: str, buttons: list[dict] | None = None, custom: dict | None = None
+) -> ChatMessage:
+    if sender not in SENDERS:
+        raise ValueError(f"unknown sender {sender!r}")
+    if sender == "customer":
+        text = mask_personal_numbers(text)
+    stored_buttons = [
+        {"id": f"b{index}", "title": str(b.get("title", ""))[:64], "payload": str(b.get("payload", ""))}
+        for index, b in enumerate(buttons or [], start=1)
+    ]
+    return ChatMessage(
+        conversation_id=conversation_id, sender=sender, text=text, buttons=stored_buttons or None, custom=custom or None
+    )
+
+
 class ChatStore:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._sessions = session_factory
 
     def open_conversation(self, *, channel: str, external_id: str, customer_id: str | None) -> ConversationView:
         """The conversation of this channel user, created on first contact."""
+        with read_only_session(self._sessions) as session:  # the usual case: it exists and nothing changed
+            row = session.scalars(
+                select(Conversation).where(Conversation.channel == channel, Conversation.external_id == external_id)
+            ).first()
+            if row is not None and row.customer_id == customer_id:
+                return _conversation_view(row)
         with self._sessions() as session:
             row = session.scalars(
                 select(Conversation).where(Conversation.channel == channel, Conversation.external_id == external_id)
@@ -131,7 +154,7 @@ class ChatStore:
             return _conversation_view(row)
 
     def get_conversation(self, conversation_id: str) -> ConversationView:
-        with self._sessions() as session:
+        with read_only_session(self._sessions) as session:
             row = session.get(Conversation, conversation_id)
             if row is None:
                 raise ConversationNotFound(conversation_id)
@@ -146,28 +169,27 @@ class ChatStore:
         buttons: list[dict] | None = None,
         custom: dict | None = None,
     ) -> MessageView:
-        if sender not in SENDERS:
-            raise ValueError(f"unknown sender {sender!r}")
-        if sender == "customer":
-            text = mask_personal_numbers(text)
-        stored_buttons = [
-            {"id": f"b{index}", "title": str(b.get("title", ""))[:64], "payload": str(b.get("payload", ""))}
-            for index, b in enumerate(buttons or [], start=1)
-        ]
+        return self.append_many(conversation_id, [{"sender": sender, "text": text, "buttons": buttons, "custom": custom}])[0]
+
+    def append_many(
+        self, conversation_id: str, messages: list[dict], *, awaiting: tuple[str | None, str | None] | None = None
+    ) -> list[MessageView]:
+        """Append messages (each: sender, text, optional buttons and custom) in one transaction; with
+        `awaiting` (secret kind, draft id), also set what the bot now waits for, as `set_awaiting` does."""
+        rows = [_message_row(conversation_id, **message) for message in messages]
         with self._sessions() as session:
-            row = ChatMessage(
-                conversation_id=conversation_id,
-                sender=sender,
-                text=text,
-                buttons=stored_buttons or None,
-                custom=custom or None,
-            )
-            session.add(row)
+            if awaiting is not None:
+                conversation = session.get(Conversation, conversation_id)
+                if conversation is None:
+                    raise ConversationNotFound(conversation_id)
+                conversation.awaiting_secret, conversation.awaiting_draft_id = awaiting
+                conversation.updated_at = utcnow()
+            session.add_all(rows)
             session.commit()
-            return _message_view(row)
+            return [_message_view(row) for row in rows]
 
     def messages_after(self, conversation_id: str, after_id: int = 0, *, limit: int = MESSAGES_PAGE_MAX) -> list[MessageView]:
-        with self._sessions() as session:
+        with read_only_session(self._sessions) as session:
             rows = session.scalars(
                 select(ChatMessage)
                 .where(ChatMessage.conversation_id == conversation_id, ChatMessage.id > after_id)
@@ -188,7 +210,7 @@ class ChatStore:
 
     def button(self, conversation_id: str, message_id: int, button_id: str) -> dict:
         """The stored button (title and payload) a customer clicked, from their own conversation."""
-        with self._sessions() as session:
+        with read_only_session(self._sessions) as session:
             row = session.get(ChatMessage, message_id)
             if row is None or row.conversation_id != conversation_id:
                 raise ButtonNotFound(message_id, button_id)

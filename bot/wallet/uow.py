@@ -38,7 +38,9 @@ class UnitOfWork(Protocol):
 
 
 class SqlAlchemyUnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session] | None = None, *, settings: Settings | None = None):
+    def __init__(
+        self, session_factory: sessionmaker[Session] | None = None, *, settings: Settings | None = None, read_only: bool = False
+    ):
         if session_factory is None:
             from bot.db import get_session_factory
 
@@ -46,6 +48,7 @@ class SqlAlchemyUnitOfWork:
         self._session_factory = session_factory
         self.settings = settings or get_settings()
         self._session: Session | None = None
+        self.read_only = read_only  # a transaction that only reads: on SQLite it never takes the write lock
 
     @property
     def session(self) -> Session:
@@ -56,7 +59,12 @@ class SqlAlchemyUnitOfWork:
     def __enter__(self) -> "SqlAlchemyUnitOfWork":
         if self._session is not None:
             raise RuntimeError("this unit of work is already open; it does not nest")
-        self._session = self._session_factory()
+        if self.read_only:
+            from bot.db import read_only_session
+
+            self._session = read_only_session(self._session_factory)
+        else:
+            self._session = self._session_factory()
         return self
 
     def __exit__(self, *exc_info) -> None:
