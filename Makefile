@@ -54,9 +54,13 @@ $(BROWSER_DEPS):
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
+# A full training (--force: no reuse of Rasa's component cache), timed for `make bench`
+# (bench/trainrecord.py writes models/walletbot.training.json).
 $(MODEL): $(MODEL_INPUTS) $(RASA_VENV)/.installed
 	$(RASA_VENV)/bin/rasa data validate --fail-on-warnings
-	$(RASA_VENV)/bin/rasa train --fixed-model-name walletbot --out models
+	@start=$$(date +%s%N) && \
+	  $(RASA_VENV)/bin/rasa train --force --fixed-model-name walletbot --out models && \
+	  $(PYTHON311) bench/trainrecord.py $$start
 	@touch $@
 
 train: $(MODEL)
@@ -81,8 +85,9 @@ run-scaled: setup $(MODEL)
 test: setup $(MODEL) $(BROWSER_DEPS)
 	$(VENV)/bin/pytest -ra
 
+# With the scale-out layout too (PostgreSQL and Redis, as for `make test`); BENCH_ARGS adds options.
 bench: setup $(MODEL)
-	$(VENV)/bin/python -m bench
+	$(VENV)/bin/python -m bench --scaled $(BENCH_ARGS)
 
 clean:
 	rm -rf models var/log var/bench

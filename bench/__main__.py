@@ -173,7 +173,15 @@ def _run_scaled(customers, texts, args, results: dict) -> None:
         results["notes"].append(f"--scaled skipped: {ledger.POSTGRES_ENV} and {REDIS_ENV} must both be set.")
         return
     databases = bench_stack.ScaledDatabases(postgres, uuid.uuid4().hex[:10])
-    databases.create()
+    try:
+        databases.create()
+        bench_stack.check_redis(redis_url)
+    except Exception as exc:  # noqa: BLE001 - a missing service skips this part, with the reason in the report
+        databases.drop_quietly()
+        note = f"--scaled skipped: PostgreSQL or Redis is not reachable ({type(exc).__name__}: {str(exc)[:200]})."
+        log(note)
+        results["notes"].append(note)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="walletbot-bench-scaled-"))
     try:
         log(f"starting the scaled layout: 2 Rasa servers, PostgreSQL, Redis (logs in {workdir / 'log'}) …")

@@ -211,6 +211,12 @@ class ScaledDatabases:
         finally:
             admin.dispose()
 
+    def drop_quietly(self) -> None:
+        try:
+            self.drop()
+        except Exception:  # noqa: BLE001 - the server may be the very thing that is missing
+            pass
+
     def env(self, redis_url: str) -> dict[str, str]:
         tracker = make_url(normalize_url(self.postgres_url)).set(drivername="postgresql", database=self.tracker_db, query={})
         return {
@@ -218,6 +224,17 @@ class ScaledDatabases:
             "TRACKER_STORE_URL": tracker.render_as_string(hide_password=False),
             "LOCK_STORE_URL": redis_url,
         }
+
+
+def check_redis(url: str) -> None:
+    """Raises when Redis at `url` does not answer PING (the scaled layout's lock store)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.ping()
+    finally:
+        client.close()
 
 
 def start_scaled_stack(workdir: Path, customers: list[BenchCustomer], databases: ScaledDatabases, redis_url: str,

@@ -95,6 +95,12 @@ class Stack:
         if len(replicas) > 1 and not (self.settings.tracker_store_url and self.settings.lock_store_url):
             raise StartupFailed("several Rasa servers (RASA_URLS) need a shared TRACKER_STORE_URL and LOCK_STORE_URL")
         endpoints = write_endpoints(self.settings, self.log_dir.parent / f"endpoints-{self.settings.rasa_port}.yml")
+        rasa_env = {"TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+        if len(replicas) > 1:
+            # Several servers on one machine: each runs TensorFlow on one thread (Rasa reads these), so
+            # the replicas share the cores instead of oversubscribing them with thread pools.
+            for variable in ("TF_INTER_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS"):
+                rasa_env[variable] = self.env.get(variable, "1")
         for name, port in replicas:
             self._spawn(
                 name,
@@ -103,7 +109,7 @@ class Stack:
                     "-i", "127.0.0.1", "-p", str(port), "-m", str(MODEL_PATH),
                     "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
                 ],
-                {"TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"},
+                rasa_env,
             )
 
     def rasa_replicas(self) -> list[tuple[str, int]]:
