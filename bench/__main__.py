@@ -97,7 +97,7 @@ async def _load(stack, customers, texts, args, profile_raw: Path | None) -> tupl
     settings = stack.settings
     token = rasa_api_token(settings)
     users_max = max(args.users)
-    rasa = load.RasaTarget(settings.rasa_url, settings.secret, token, users_max)
+    rasa = load.RasaTarget(settings.rasa_url, settings.secret, token, users_max, settings.rasa_session_turns_max)
     e2e = load.GatewayTarget(f"http://127.0.0.1:{settings.port}", settings.secret, users_max)
     profile_text = ""
     pids = {name: process.pid for name, process in stack.processes.items()}
@@ -145,7 +145,8 @@ async def _scaled_load(stack, customers, texts, args) -> list[dict]:
     the gateway over both."""
     settings = stack.settings
     users = max(args.users)
-    rasa = load.RasaTarget(settings.rasa_urls[0], settings.secret, rasa_api_token(settings), users)
+    rasa = load.RasaTarget(settings.rasa_urls[0], settings.secret, rasa_api_token(settings), users,
+                          settings.rasa_session_turns_max)
     rasa.name = "rasa-1"
     e2e = load.GatewayTarget(f"http://127.0.0.1:{settings.port}", settings.secret, users)
     e2e.name = "e2e-scaled"

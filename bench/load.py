@@ -12,6 +12,8 @@ Two targets play the same steps. `GatewayTarget` uses the public API (`POST /api
 the button click, `POST /api/chat/pin`). `RasaTarget` is the baseline: Rasa's REST webhook with the
 same texts and the same signed identity the gateway would add; the button becomes its payload, and the
 PIN step becomes what Rasa must do for it, the tracker events the gateway appends after a transfer.
+Both keep conversations equally short: the baseline starts a new Rasa session after as many turns as
+the gateway's SessionKeeper does (WALLETBOT_RASA_SESSION_TURNS_MAX), the same way.
 
 Every answer is checked (an FAQ gets a reply, a balance shows ¥, a transfer asks for the PIN and ends
 in 转账成功); a failed check, a transport error or a non-200 answer counts as an error for the step
@@ -33,6 +35,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from bot.gateway.sessions import BUSY_SLOTS
 from bot.identity import METADATA_KEY, issue_app_token, sign_identity
 from bot.phrases import say
 from bot.settings import ROOT
@@ -119,13 +122,35 @@ class GatewayConversation:
 class RasaConversation:
     """The same conversation straight to Rasa's REST webhook (the baseline)."""
 
-    def __init__(self, http: httpx.AsyncClient, secret: str, api_token: str, customer_id: str | None = None) -> None:
+    def __init__(self, http: httpx.AsyncClient, secret: str, api_token: str, customer_id: str | None = None,
+                 turns_max: int = 0) -> None:
         self.http = http
         self.sender = secrets.token_hex(16)
         self.secret_key = secret
         self.api_token = api_token
         self.customer_id = customer_id
+        self.turns_max = turns_max
+        self.turns = 0
         self.last: list[dict] = []
+
+    async def _session_rollover(self) -> None:
+        """What the gateway's SessionKeeper does for a long conversation, so that both targets keep
+        conversations of the same length: after `turns_max` messages, a new Rasa session unless a
+        task is running."""
+        self.turns += 1
+        if not self.turns_max or self.turns <= self.turns_max:
+            return
+        response = await self.http.get(f"/conversations/{self.sender}/tracker",
+                                       params={"include_events": "NONE", "token": self.api_token})
+        if response.status_code != 200:
+            raise StepFailed(f"HTTP {response.status_code}")
+        state = response.json()
+        if (state.get("active_loop") or {}).get("name") or any((state.get("slots") or {}).get(s) for s in BUSY_SLOTS):
+            return
+        body = {"sender": self.sender, "message": "/session_start", "metadata": self._metadata()}
+        if (await self.http.post("/webhooks/rest/webhook", json=body)).status_code != 200:
+            raise StepFailed("session_start failed")
+        self.turns = 1
 
     def _metadata(self) -> dict:
         metadata: dict = {"channel": "web"}
@@ -134,6 +159,7 @@ class RasaConversation:
         return metadata
 
     async def say(self, text: str) -> list[Reply]:
+        await self._session_rollover()
         body = {"sender": self.sender, "message": text, "metadata": self._metadata()}
         response = await self.http.post("/webhooks/rest/webhook", json=body)
         if response.status_code != 200:
@@ -186,22 +212,27 @@ class GatewayTarget:
 class RasaTarget:
     name = "rasa"
 
-    def __init__(self, base_url: str, secret: str, api_token: str, users_max: int) -> None:
-        self.secret, self.api_token = secret, api_token
+    def __init__(self, base_url: str, secret: str, api_token: str, users_max: int, turns_max: int = 0) -> None:
+        self.secret, self.api_token, self.turns_max = secret, api_token, turns_max
         self.http = _client(base_url, users_max)
         self._visitors: dict[int, RasaConversation] = {}
         self._customers: dict[str, RasaConversation] = {}
 
+    def _conversation(self, customer_id: str | None = None) -> RasaConversation:
+        return RasaConversation(self.http, self.secret, self.api_token, customer_id, turns_max=self.turns_max)
+
     def visitor(self, n: int) -> RasaConversation:
-        return self._visitors.setdefault(n, RasaConversation(self.http, self.secret, self.api_token))
+        if n not in self._visitors:
+            self._visitors[n] = self._conversation()
+        return self._visitors[n]
 
     def customer(self, customer: BenchCustomer) -> RasaConversation:
-        return self._customers.setdefault(
-            customer.customer_id, RasaConversation(self.http, self.secret, self.api_token, customer.customer_id)
-        )
+        if customer.customer_id not in self._customers:
+            self._customers[customer.customer_id] = self._conversation(customer.customer_id)
+        return self._customers[customer.customer_id]
 
     def new_visitor(self) -> RasaConversation:
-        return RasaConversation(self.http, self.secret, self.api_token)
+        return self._conversation()
 
 
 def _client(base_url: str, users_max: int) -> httpx.AsyncClient:
