@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from bot.gateway.sessions import BUSY_SLOTS
+from bot.gateway.sessions import task_running
 from bot.identity import METADATA_KEY, issue_app_token, sign_identity
 from bot.phrases import say
 from bot.settings import ROOT
@@ -144,8 +144,7 @@ class RasaConversation:
                                        params={"include_events": "NONE", "token": self.api_token})
         if response.status_code != 200:
             raise StepFailed(f"HTTP {response.status_code}")
-        state = response.json()
-        if (state.get("active_loop") or {}).get("name") or any((state.get("slots") or {}).get(s) for s in BUSY_SLOTS):
+        if task_running(response.json()):
             return
         body = {"sender": self.sender, "message": "/session_start", "metadata": self._metadata()}
         if (await self.http.post("/webhooks/rest/webhook", json=body)).status_code != 200:

@@ -193,23 +193,21 @@ class ScaledDatabases:
 
         return create_engine(normalize_url(self.postgres_url), isolation_level="AUTOCOMMIT")
 
-    def create(self) -> None:
+    def _admin_sql(self, *statements: str) -> None:
         admin = self._admin()
         try:
             with admin.connect() as connection:
-                connection.exec_driver_sql(f'CREATE SCHEMA "{self.schema}"')
-                connection.exec_driver_sql(f'CREATE DATABASE "{self.tracker_db}"')
+                for statement in statements:
+                    connection.exec_driver_sql(statement)
         finally:
             admin.dispose()
 
+    def create(self) -> None:
+        self._admin_sql(f'CREATE SCHEMA "{self.schema}"', f'CREATE DATABASE "{self.tracker_db}"')
+
     def drop(self) -> None:
-        admin = self._admin()
-        try:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.tracker_db}" WITH (FORCE)')
-        finally:
-            admin.dispose()
+        self._admin_sql(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE',
+                        f'DROP DATABASE IF EXISTS "{self.tracker_db}" WITH (FORCE)')
 
     def drop_quietly(self) -> None:
         try:

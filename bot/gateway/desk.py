@@ -84,16 +84,15 @@ class HandoffDesk:
         self.chat = chat
         self._sessions = session_factory or get_session_factory()
 
-    def uow(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self._sessions, settings=self.chat.settings)
+    def uow(self, *, read_only: bool = False) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self._sessions, settings=self.chat.settings, read_only=read_only)
 
     async def _run(self, function, /, *args, **kwargs):
         return await run_in_threadpool(function, self.uow(), *args, **kwargs)
 
     async def _read(self, function, /, *args, **kwargs):
         """`_run` for a service that only reads (on SQLite it does not queue for the write lock)."""
-        uow = SqlAlchemyUnitOfWork(self._sessions, settings=self.chat.settings, read_only=True)
-        return await run_in_threadpool(function, uow, *args, **kwargs)
+        return await run_in_threadpool(function, self.uow(read_only=True), *args, **kwargs)
 
     async def conversation(self, conversation_id: str) -> ConversationView:
         return await run_in_threadpool(self.chat.store.get_conversation, conversation_id)
@@ -147,7 +146,7 @@ class HandoffDesk:
         if not customer_id:
             return False
         try:
-            balance = await run_in_threadpool(get_balance, SqlAlchemyUnitOfWork(self._sessions, settings=self.chat.settings), customer_id)
+            balance = await run_in_threadpool(get_balance, self.uow(), customer_id)
         except WalletError:
             return False
         return balance.status in ("locked", "frozen")
@@ -327,7 +326,7 @@ class HandoffDesk:
         conversation = await self.conversation(conversation_id)
         if not conversation.customer_id:
             raise AgentActionRefused(say("console_visitor_no_wallet"), 409)
-        wallet_uow = lambda: SqlAlchemyUnitOfWork(self._sessions, settings=self.chat.settings)  # noqa: E731
+        wallet_uow = self.uow
         before = await run_in_threadpool(get_balance, wallet_uow(), conversation.customer_id)
         if before.status == "active":
             raise AgentActionRefused(say("console_wallet_not_locked"), 409)
@@ -376,7 +375,7 @@ class HandoffDesk:
         return await run_in_threadpool(self._customer_context, customer_id)
 
     def _customer_context(self, customer_id: str) -> dict | None:
-        wallet_uow = lambda: SqlAlchemyUnitOfWork(self._sessions, settings=self.chat.settings)  # noqa: E731
+        wallet_uow = self.uow
         try:
             customer = get_customer(wallet_uow(), customer_id)
             balance = get_balance(wallet_uow(), customer_id)

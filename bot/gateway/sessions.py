@@ -19,6 +19,11 @@ TRACKED_CONVERSATIONS_MAX = 50_000
 BUSY_SLOTS = ("pending_offer", "draft_id", "requested_slot", "fallback_streak")
 
 
+def task_running(state: dict) -> bool:
+    """Whether a tracker state (`GET /conversations/<id>/tracker`) shows a form, PIN, confirmation or offer under way."""
+    return bool((state.get("active_loop") or {}).get("name") or any((state.get("slots") or {}).get(s) for s in BUSY_SLOTS))
+
+
 class SessionKeeper:
     def __init__(self, rasa: RasaClient, *, turns_max: int) -> None:
         self.rasa = rasa
@@ -34,8 +39,7 @@ class SessionKeeper:
         if turns <= self.turns_max or busy:
             return False
         try:
-            state = await self.rasa.tracker_state(conversation_id)
-            if (state.get("active_loop") or {}).get("name") or any((state.get("slots") or {}).get(s) for s in BUSY_SLOTS):
+            if task_running(await self.rasa.tracker_state(conversation_id)):
                 return False
             await self.rasa.send(conversation_id, "/session_start", {})
         except RasaUnavailable as exc:

@@ -116,6 +116,10 @@ def _message_row(
     )
 
 
+def _by_channel_user(channel: str, external_id: str):
+    return select(Conversation).where(Conversation.channel == channel, Conversation.external_id == external_id)
+
+
 class ChatStore:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._sessions = session_factory
@@ -123,15 +127,11 @@ class ChatStore:
     def open_conversation(self, *, channel: str, external_id: str, customer_id: str | None) -> ConversationView:
         """The conversation of this channel user, created on first contact."""
         with read_only_session(self._sessions) as session:  # the usual case: it exists and nothing changed
-            row = session.scalars(
-                select(Conversation).where(Conversation.channel == channel, Conversation.external_id == external_id)
-            ).first()
+            row = session.scalars(_by_channel_user(channel, external_id)).first()
             if row is not None and row.customer_id == customer_id:
                 return _conversation_view(row)
         with self._sessions() as session:
-            row = session.scalars(
-                select(Conversation).where(Conversation.channel == channel, Conversation.external_id == external_id)
-            ).first()
+            row = session.scalars(_by_channel_user(channel, external_id)).first()
             if row is not None and row.customer_id != customer_id:
                 # Bound, unbound or rebound since the last message: the channel's identity decides.
                 row.customer_id = customer_id
@@ -146,11 +146,7 @@ class ChatStore:
                     session.commit()
                 except IntegrityError:  # created concurrently by the same user's other request
                     session.rollback()
-                    row = session.scalars(
-                        select(Conversation).where(
-                            Conversation.channel == channel, Conversation.external_id == external_id
-                        )
-                    ).one()
+                    row = session.scalars(_by_channel_user(channel, external_id)).one()
             return _conversation_view(row)
 
     def get_conversation(self, conversation_id: str) -> ConversationView:
@@ -200,13 +196,7 @@ class ChatStore:
 
     def set_awaiting(self, conversation_id: str, *, secret: str | None, draft_id: str | None) -> None:
         """Remember that the bot asked for a PIN or SMS code (or, with None, that it no longer does)."""
-        with self._sessions() as session:
-            row = session.get(Conversation, conversation_id)
-            if row is None:
-                raise ConversationNotFound(conversation_id)
-            row.awaiting_secret, row.awaiting_draft_id = secret, draft_id
-            row.updated_at = utcnow()
-            session.commit()
+        self.append_many(conversation_id, [], awaiting=(secret, draft_id))
 
     def button(self, conversation_id: str, message_id: int, button_id: str) -> dict:
         """The stored button (title and payload) a customer clicked, from their own conversation."""
