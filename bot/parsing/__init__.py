@@ -3,6 +3,8 @@
 `parse_amount("给张三转五百块")` → `Decimal("500.00")`; `parse_period("上个月", now)` → a `Period`
 covering last month in Asia/Shanghai. Both expect text already passed through
 `bot.textnorm.normalize` and answer None when the message holds no (or no unambiguous) value.
+`read_amount` says why: an `AmountReading` of kind "exact", "none", "vague" (两三百), "several"
+(200 or 300?), "negative" or "zero", with every amount found and where the chosen one is written.
 
 Errors (raised only for misuse, never for a customer's text):
 
@@ -13,10 +15,13 @@ Errors (raised only for misuse, never for a customer's text):
 
 from bot.parsing.amounts import (
     AmountError,
+    AmountKind,
     AmountNotFinite,
+    AmountReading,
     FractionalFen,
     format_yuan,
     parse_amount,
+    read_amount,
     to_fen,
 )
 from bot.parsing.periods import (
@@ -31,7 +36,9 @@ from bot.parsing.periods import (
 __all__ = [
     "SHANGHAI",
     "AmountError",
+    "AmountKind",
     "AmountNotFinite",
+    "AmountReading",
     "EmptyPeriod",
     "FractionalFen",
     "NaiveDatetime",
@@ -40,5 +47,6 @@ __all__ = [
     "format_yuan",
     "parse_amount",
     "parse_period",
+    "read_amount",
     "to_fen",
 ]
