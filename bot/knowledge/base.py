@@ -1,25 +1,61 @@
-"""Loading and retrieval over `knowledge/faq.yml` (jieba tokens + rapidfuzz similarity)."""
+"""Loading and retrieval over `knowledge/faq.yml` (jieba tokens + rapidfuzz similarity).
+
+An answer in `faq.yml` is a template: every figure that our settings own (limits, the SMS-code
+threshold, the PIN lockout, the agents' hours) is a placeholder such as `{transfer_limit}`, filled in
+from `bot.settings` when the file is loaded. `Entry.answer` is the rendered text callers send;
+`Entry.template` keeps the file's text for the fact audit (`tests/unit/test_faq_facts.py`).
+"""
 
 from __future__ import annotations
 
 import math
+import string
 from dataclasses import dataclass, field
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import yaml
 from rapidfuzz import fuzz
 
 from bot.knowledge.tokens import content_tokens
-from bot.settings import ROOT
+from bot.parsing import format_yuan
+from bot.settings import ROOT, Settings, get_settings
 from bot.textnorm import normalize
 
 KNOWLEDGE_DIR = ROOT / "knowledge"
 FAQ_FILE = KNOWLEDGE_DIR / "faq.yml"
+DOMAIN_FILE = ROOT / "domain.yml"
 FEE_TYPES = {"topup", "withdraw", "cross_border", "transfer", "open", "general"}
 TITLE_CHARS_MAX = 12
+QUESTIONS_MIN = 6
 LOOKUP_SCORE_MIN = 0.2  # below this, a classified question gets its intent's general answer
+HUMAN_OFFER = "转人工客服"  # an answer holding these words offers the customer a person
+
+
+def _clock(at: time) -> str:
+    return "24:00" if at == time.max else f"{at:%H:%M}"
+
+
+# The placeholders an answer may use, each rendered from the settings named in its comment.
+PLACEHOLDERS: dict[str, Callable[[Settings], str]] = {
+    "transfer_limit": lambda s: format_yuan(s.transfer_limit_fen),  # transfer_limit_fen
+    "daily_limit": lambda s: format_yuan(s.daily_limit_fen),  # daily_limit_fen
+    "otp_threshold": lambda s: format_yuan(s.otp_threshold_fen),  # otp_threshold_fen
+    "pin_attempts": lambda s: str(s.pin_attempts_max),  # pin_attempts_max
+    "business_hours": lambda s: f"{_clock(s.business_hours_start)}–{_clock(s.business_hours_end)}",
+}
+
+
+def placeholder_values(settings: Settings) -> dict[str, str]:
+    """What each placeholder reads under `settings`."""
+    return {name: render(settings) for name, render in PLACEHOLDERS.items()}
+
+
+def placeholders_in(template: str) -> set[str]:
+    """The `{name}` fields of a template (a malformed brace raises ValueError)."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
 
 
 class KnowledgeError(Exception):
@@ -33,10 +69,43 @@ class KnowledgeFileInvalid(KnowledgeError):
         self.reason = reason
 
 
+class EntryIntentUnknown(KnowledgeFileInvalid):
+    """An entry answers an intent that domain.yml does not declare, so no rule could ever reach it."""
+
+    def __init__(self, path: Path, entry_id: str, intent: str) -> None:
+        super().__init__(path, f"entry {entry_id!r} answers intent {intent!r}, which domain.yml does not declare")
+        self.entry_id = entry_id
+        self.intent = intent
+
+
+class EntryTooFewQuestions(KnowledgeFileInvalid):
+    """An entry has too few question variants for retrieval to find it."""
+
+    def __init__(self, path: Path, entry_id: str, count: int) -> None:
+        super().__init__(path, f"entry {entry_id!r} has {count} questions; at least {QUESTIONS_MIN} are needed")
+        self.entry_id = entry_id
+        self.count = count
+
+
 class UnknownEntry(KnowledgeError):
     def __init__(self, entry_id: str) -> None:
         super().__init__(f"no knowledge entry {entry_id!r}")
         self.entry_id = entry_id
+
+
+def domain_intents(path: Path = DOMAIN_FILE) -> frozenset[str]:
+    """The intents `domain.yml` declares (plain names or `{name: {...}}` mappings)."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KnowledgeFileInvalid(path, str(exc)) from exc
+    intents = document.get("intents") if isinstance(document, dict) else None
+    if not isinstance(intents, list):
+        raise KnowledgeFileInvalid(path, "expected a list under 'intents'")
+    return frozenset(str(next(iter(item))) if isinstance(item, dict) else str(item) for item in intents)
+
+
+ENTRY_OFFERS = (None, "freeze")
 
 
 @dataclass(frozen=True)
@@ -44,11 +113,22 @@ class Entry:
     id: str
     intent: str
     title: str
-    answer: str
+    answer: str  # rendered: what the customer reads
     questions: tuple[str, ...]
     fee_type: str | None = None
+    template: str = ""  # the answer as written in faq.yml, placeholders unfilled
+    # For a numbered answer: the entry explaining each step ("" where none does), so "第三步是干嘛的"
+    # right after it can be answered.
+    steps: tuple[str, ...] = ()
+    # What the bot offers after this answer to a signed-in customer: "freeze" (lost phone, fraud) or None.
+    offer: str | None = None
     # Precomputed normalised forms of the questions, for retrieval.
     _forms: tuple["_Form", ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def offers_human(self) -> bool:
+        """The answer offers a person, so a bare 好的 after it should be read as accepting."""
+        return HUMAN_OFFER in self.answer
 
 
 @dataclass(frozen=True)
@@ -86,6 +166,19 @@ class _Form:
     features: frozenset[str]
 
 
+def _render(path: Path, entry_id: str, template: str, values: Mapping[str, str]) -> str:
+    """Fill the template's placeholders; an unknown name or a stray brace names the entry."""
+    try:
+        unknown = placeholders_in(template) - set(values)
+    except ValueError as exc:
+        raise KnowledgeFileInvalid(path, f"answer of {entry_id!r} has a malformed placeholder: {exc}") from exc
+    if unknown:
+        raise KnowledgeFileInvalid(
+            path, f"answer of {entry_id!r} uses unknown placeholder(s) {sorted(unknown)}; known: {sorted(values)}"
+        )
+    return template.format_map(values)
+
+
 class KnowledgeBase:
     def __init__(self, entries: Iterable[Entry]) -> None:
         self.entries: tuple[Entry, ...] = tuple(entries)
@@ -103,44 +196,75 @@ class KnowledgeBase:
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
-    def from_file(cls, path: Path = FAQ_FILE) -> "KnowledgeBase":
+    def from_file(
+        cls,
+        path: Path = FAQ_FILE,
+        *,
+        settings: Settings | None = None,
+        intents: Iterable[str] | None = None,
+    ) -> "KnowledgeBase":
+        """Load, check and render `path`: answers are filled in from `settings` (default: the
+        process's settings), and every entry's intent must be one of `intents` (default: domain.yml's)."""
         try:
             document = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise KnowledgeFileInvalid(path, str(exc)) from exc
         if not isinstance(document, dict) or not isinstance(document.get("entries"), list):
             raise KnowledgeFileInvalid(path, "expected a mapping with a list under 'entries'")
+        values = placeholder_values(settings or get_settings())
+        known_intents = frozenset(intents) if intents is not None else domain_intents()
         entries, seen = [], set()
         for raw in document["entries"]:
-            entry = cls._parse_entry(path, raw)
+            entry = cls._parse_entry(path, raw, values, known_intents)
             if entry.id in seen:
                 raise KnowledgeFileInvalid(path, f"duplicate id {entry.id!r}")
             seen.add(entry.id)
             entries.append(entry)
+        for entry in entries:
+            dangling = [step for step in entry.steps if step and step not in seen]
+            if dangling:
+                raise KnowledgeFileInvalid(path, f"steps of {entry.id!r} name unknown entries {dangling}")
         return cls(entries)
 
     @staticmethod
-    def _parse_entry(path: Path, raw: object) -> Entry:
+    def _parse_entry(path: Path, raw: object, values: Mapping[str, str], intents: frozenset[str]) -> Entry:
         if not isinstance(raw, dict):
             raise KnowledgeFileInvalid(path, f"entry is not a mapping: {raw!r}")
         missing = [key for key in ("id", "intent", "title", "answer", "questions") if not raw.get(key)]
         if missing:
             raise KnowledgeFileInvalid(path, f"entry {raw.get('id')!r} lacks {', '.join(missing)}")
+        entry_id, intent = str(raw["id"]), str(raw["intent"])
+        if intent not in intents:
+            raise EntryIntentUnknown(path, entry_id, intent)
         title = str(raw["title"]).strip()
         if len(title) > TITLE_CHARS_MAX:
-            raise KnowledgeFileInvalid(path, f"title of {raw['id']!r} is longer than {TITLE_CHARS_MAX}")
+            raise KnowledgeFileInvalid(path, f"title of {entry_id!r} is longer than {TITLE_CHARS_MAX}")
         fee_type = raw.get("fee_type")
         if fee_type is not None and fee_type not in FEE_TYPES:
-            raise KnowledgeFileInvalid(path, f"entry {raw['id']!r} has unknown fee_type {fee_type!r}")
+            raise KnowledgeFileInvalid(path, f"entry {entry_id!r} has unknown fee_type {fee_type!r}")
+        if not isinstance(raw["questions"], list):
+            raise KnowledgeFileInvalid(path, f"questions of {entry_id!r} must be a list")
         questions = tuple(str(q).strip() for q in raw["questions"] if str(q).strip())
+        if len(questions) < QUESTIONS_MIN:
+            raise EntryTooFewQuestions(path, entry_id, len(questions))
+        steps = raw.get("steps") or []
+        if not isinstance(steps, list):
+            raise KnowledgeFileInvalid(path, f"steps of {entry_id!r} must be a list of entry ids")
+        offer = raw.get("offer")
+        if offer not in ENTRY_OFFERS:
+            raise KnowledgeFileInvalid(path, f"entry {entry_id!r} has unknown offer {offer!r}")
+        template = str(raw["answer"]).strip()
         forms = tuple(_Form(normalize(q), _features(normalize(q), content_tokens(q))) for q in (title, *questions))
         return Entry(
-            id=str(raw["id"]),
-            intent=str(raw["intent"]),
+            id=entry_id,
+            intent=intent,
             title=title,
-            answer=str(raw["answer"]).strip(),
+            answer=_render(path, entry_id, template, values),
             questions=questions,
             fee_type=fee_type,
+            template=template,
+            steps=tuple(str(step or "") for step in steps),
+            offer=offer,
             _forms=forms,
         )
 
@@ -199,6 +323,11 @@ class KnowledgeBase:
         return ranked
 
 
-@lru_cache(maxsize=1)
 def get_knowledge_base() -> KnowledgeBase:
-    return KnowledgeBase.from_file()
+    """The knowledge base rendered with the process's settings; loaded again only if they change."""
+    return _knowledge_base(get_settings())
+
+
+@lru_cache(maxsize=2)
+def _knowledge_base(settings: Settings) -> KnowledgeBase:
+    return KnowledgeBase.from_file(settings=settings)
