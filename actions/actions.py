@@ -5,6 +5,7 @@ Business rules live in `bot/`; an action reads the tracker, calls one function, 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -17,29 +18,20 @@ from actions.account import (  # noqa: F401  (Rasa SDK registers every Action su
     ActionCheckTransactions,
     ActionReportFraud,
     ActionReportLocked,
-    ActionStartTransfer,
-    ActionTransferSummary,
-    ValidateTransferForm,
     freeze_now,
+    offer_freeze,
 )
+from actions.common import customer_of, entity_value, latest_entities, latest_intent, latest_text, uow
+from actions.transfer import ActionTransfer, TransferTurn, in_transfer, open_draft, reset_events, wants_transfer_news  # noqa: F401
+from bot import cues
 from bot import phrases as replies
 from bot.knowledge import UnknownEntry, get_knowledge_base
+from bot.parsing import format_yuan
+from bot.wallet import WalletError, cancel_draft
 
 RETRIEVAL_ANSWER_SCORE_MIN = 0.55
 RETRIEVAL_SUGGEST_SCORE_MIN = 0.2
 BARE_ANSWER_CHARS_MAX = 4  # 好的, 可以的, 不用了: longer "yes"/"no" with nothing pending is treated as unclear
-
-
-def latest_text(tracker: Tracker) -> str:
-    return str(tracker.latest_message.get("text") or "")
-
-
-def latest_intent(tracker: Tracker) -> str:
-    return str((tracker.latest_message.get("intent") or {}).get("name") or "")
-
-
-def latest_entities(tracker: Tracker) -> dict[str, str]:
-    return {e["entity"]: str(e.get("value")) for e in tracker.latest_message.get("entities") or [] if "entity" in e}
 
 
 class ActionAnswerFaq(Action):
@@ -50,24 +42,123 @@ class ActionAnswerFaq(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         kb = get_knowledge_base()
+        text = latest_text(tracker)
         entities = latest_entities(tracker)
+        previous = tracker.get_slot("last_faq_id")
+        if previous and cues.match("still_failing", text):
+            # "试了还是不行" after an answer: the next step is a person, not the same answer again.
+            dispatcher.utter_message(text=replies.say("still_failing"), buttons=human_buttons())
+            return [SlotSet("fallback_streak", 0.0), SlotSet("pending_offer", "human")]
         entry = None
         if "faq_id" in entities:
             try:
                 entry = kb.get(entities["faq_id"])
             except UnknownEntry:
                 entry = None
+        if entry is None and previous:
+            entry = follow_up(kb, str(previous), text)
         if entry is None:
-            hit = kb.lookup(latest_text(tracker), intent=latest_intent(tracker), entities=entities)
+            hit = kb.lookup(text, intent=latest_intent(tracker), entities=entities)
             entry = hit.entry if hit else None
         if entry is None:
-            dispatcher.utter_message(text=replies.say("faq_missing"))
-            return [SlotSet("fallback_streak", 0.0)]
+            dispatcher.utter_message(text=replies.say("faq_missing"), buttons=human_buttons())
+            return [SlotSet("fallback_streak", 0.0), SlotSet("pending_offer", "human")]
+        if entry.offer == "freeze" and customer_of(tracker) is not None:
+            dispatcher.utter_message(text=entry.answer)
+            return [*offer_freeze(dispatcher), SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id)]
+        if entry.offers_human:
+            dispatcher.utter_message(text=entry.answer, buttons=human_buttons())
+            return [SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id), SlotSet("pending_offer", "human")]
         dispatcher.utter_message(text=entry.answer)
-        events: list = [SlotSet("fallback_streak", 0.0)]
-        if entry.intent in {"request_human", "complain"}:
-            events.append(SlotSet("pending_offer", "human"))
-        return events
+        return [SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id)]
+
+
+STEP_NUMBER = re.compile(r"第\s*([一二三四五六七八九1-9])\s*(?:步|个步骤|点|条)")
+STEP_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def follow_up(kb, previous_id: str, text: str):
+    """"第三步是干嘛的" right after a numbered answer: the entry that explains that step, if it names one."""
+    m = STEP_NUMBER.search(text)
+    if not m:
+        return None
+    try:
+        previous = kb.get(previous_id)
+    except UnknownEntry:
+        return None
+    number = STEP_DIGITS.get(m.group(1)) or int(m.group(1))
+    steps = getattr(previous, "steps", ()) or ()
+    if not 1 <= number <= len(steps) or not steps[number - 1]:
+        return None
+    try:
+        return kb.get(steps[number - 1])
+    except UnknownEntry:
+        return None
+
+
+def human_buttons() -> list[dict[str, str]]:
+    return [
+        {"title": replies.say("human_button"), "payload": "/request_human"},
+        {"title": replies.say("button_no_thanks"), "payload": "/deny"},
+    ]
+
+
+def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list:
+    """Ask the gateway to queue the conversation now (it says where the customer stands, or offers a
+    ticket when nobody can come). A transfer in progress is cancelled first, and the customer told."""
+    events: list = []
+    if in_transfer(tracker):
+        customer_id = customer_of(tracker)
+        draft = open_draft(tracker, customer_id) if customer_id else None
+        if draft is not None and customer_id:
+            try:
+                cancel_draft(uow(), customer_id=customer_id, draft_id=draft.draft_id)
+            except WalletError:
+                pass
+        dispatcher.utter_message(text=replies.say("handoff_transfer_cancelled"), json_message={"type": "secret_cancelled"})
+        events = reset_events()
+    dispatcher.utter_message(json_message={"type": "handoff", "reason": reason})
+    return [*events, SlotSet("pending_offer", None), SlotSet("fallback_streak", 0.0)]
+
+
+def answer_safety(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
+    """Somebody asked the customer for a code or a password: never give it, whoever asks."""
+    hit = get_knowledge_base().lookup(latest_text(tracker), intent="report_fraud")
+    dispatcher.utter_message(text=hit.answer if hit else replies.say("never_share_codes"))
+    return [SlotSet("fallback_streak", 0.0)]
+
+
+class ActionRequestHuman(Action):
+    """转人工 and its many forms queue at once; a question about the service (hotline, hours) is answered."""
+
+    def name(self) -> str:
+        return "action_request_human"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        text = latest_text(tracker)
+        if cues.match("asked_for_secret", text):
+            return answer_safety(dispatcher, tracker)
+        if cues.match("asks_about_service", text):
+            hit = get_knowledge_base().lookup(text, intent="request_human")
+            dispatcher.utter_message(text=hit.answer if hit else replies.say("faq_missing"), buttons=human_buttons())
+            return [SlotSet("pending_offer", "human")]
+        return hand_over(dispatcher, tracker, "customer_request")
+
+
+class ActionComplain(Action):
+    """A complaint is apologised for; one that asks for someone is queued at once, others offered a person."""
+
+    def name(self) -> str:
+        return "action_complain"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        text = latest_text(tracker)
+        hit = get_knowledge_base().lookup(text, intent="complain")
+        if cues.match("wants_person", text):
+            dispatcher.utter_message(text=replies.say("complaint_sorry"))
+            return hand_over(dispatcher, tracker, "complaint")
+        dispatcher.utter_message(text=hit.answer if hit else replies.say("complaint_sorry"), buttons=human_buttons())
+        return [SlotSet("pending_offer", "human"), SlotSet("fallback_streak", 0.0)]
 
 
 class ActionHandleFallback(Action):
@@ -77,36 +168,44 @@ class ActionHandleFallback(Action):
         return "action_handle_fallback"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        text = latest_text(tracker)
+        customer_id = customer_of(tracker)
+        if customer_id and wants_transfer_news(tracker):
+            return TransferTurn(dispatcher, tracker, customer_id).play()
+        if cues.match("asked_for_secret", text):
+            return answer_safety(dispatcher, tracker)
+        if cues.match("wants_person", text) and not cues.match("asks_about_service", text):
+            return hand_over(dispatcher, tracker, "customer_request")
         kb = get_knowledge_base()
         streak = int(tracker.get_slot("fallback_streak") or 0)
-        hits = kb.search(latest_text(tracker), limit=2)
+        if cues.match("still_failing", text):
+            dispatcher.utter_message(text=replies.say("still_failing"), buttons=human_buttons())
+            return [SlotSet("fallback_streak", 0.0), SlotSet("pending_offer", "human")]
+        hits = kb.search(text, limit=2)
         if hits and hits[0].score >= RETRIEVAL_ANSWER_SCORE_MIN:
             dispatcher.utter_message(text=hits[0].answer)
             return [SlotSet("fallback_streak", 0.0)]
         if streak >= 1:
-            dispatcher.utter_message(
-                text=replies.say("offer_human"),
-                buttons=[
-                    {"title": "转人工客服", "payload": "/request_human"},
-                    {"title": "不用了", "payload": "/deny"},
-                ],
-            )
+            dispatcher.utter_message(text=replies.say("offer_human"), buttons=human_buttons())
             return [SlotSet("fallback_streak", float(streak + 1)), SlotSet("pending_offer", "human")]
-        suggestions = [hit for hit in hits if hit.score >= RETRIEVAL_SUGGEST_SCORE_MIN]
-        if not suggestions:
-            suggestions = [kb.entries_for("ask_wallet_intro")[0], kb.entries_for("ask_open_wallet")[0]]
-        else:
-            suggestions = [hit.entry for hit in suggestions]
+        suggestions = [hit.entry for hit in hits if hit.score >= RETRIEVAL_SUGGEST_SCORE_MIN]
+        if not suggestions:  # nothing near it in the knowledge base: say what we can do, offer a person
+            dispatcher.utter_message(text=replies.say("out_of_scope"), buttons=human_buttons())
+            return [SlotSet("fallback_streak", float(streak + 1)), SlotSet("pending_offer", "human")]
         buttons = [
             {"title": entry.title, "payload": f'/{entry.intent}{{"faq_id": "{entry.id}"}}'} for entry in suggestions
         ]
-        buttons.append({"title": "都不是", "payload": "/deny"})
+        buttons.append({"title": replies.say("button_none_of_these"), "payload": "/deny"})
         dispatcher.utter_message(text=replies.say("did_you_mean"), buttons=buttons)
         return [SlotSet("fallback_streak", float(streak + 1)), SlotSet("pending_offer", None)]
 
 
 class ActionResolveOffer(Action):
-    """A bare yes or no: accept or decline what the bot last offered."""
+    """A bare yes or no: accept or decline what the bot last offered.
+
+    A summary's confirm button names its draft: pressed on a summary that a correction replaced or
+    that was cancelled, it says the summary expired and nothing else happens.
+    """
 
     def name(self) -> str:
         return "action_resolve_offer"
@@ -114,22 +213,33 @@ class ActionResolveOffer(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         offer = tracker.get_slot("pending_offer")
         intent = latest_intent(tracker)
-        if offer == "transfer":
-            if intent == "affirm":
-                dispatcher.utter_message(
-                    text=replies.say("pin_prompt"),
-                    json_message={"type": "pin_request", "kind": "pin", "draft_id": tracker.get_slot("draft_id")},
-                )
-                return []  # the gateway takes it from here; the draft stays pending
-            return ActionCancel().run(dispatcher, tracker, domain)
+        pressed = entity_value(tracker, "draft_id")
+        if pressed or offer == "transfer":
+            customer_id = customer_of(tracker)
+            draft = open_draft(tracker, customer_id) if customer_id else None
+            if pressed and (draft is None or draft.draft_id != pressed):
+                dispatcher.utter_message(text=replies.say("draft_expired"))
+                return []
+            if intent != "affirm":
+                return ActionCancel().run(dispatcher, tracker, domain)
+            if draft is None:
+                dispatcher.utter_message(text=replies.say("draft_expired"))
+                return reset_events()
+            summary = replies.say("pin_sheet_summary", recipient=draft.recipient_display, amount=format_yuan(draft.amount_fen))
+            dispatcher.utter_message(
+                text=replies.say("pin_prompt"),
+                json_message={"type": "pin_request", "kind": "pin", "draft_id": draft.draft_id, "summary": summary},
+            )
+            return []  # the gateway takes it from here; the draft stays pending
         if offer == "freeze" and intent == "affirm":
             freeze_now(dispatcher, tracker)
         elif offer == "human" and intent == "affirm":
-            dispatcher.utter_message(text=replies.say("handoff_requested"), json_message={"type": "handoff", "reason": "customer_request"})
+            return hand_over(dispatcher, tracker, "customer_request")
         elif intent == "deny" and int(tracker.get_slot("fallback_streak") or 0) > 0:
             dispatcher.utter_message(text=replies.say("rephrase"))
-        elif tracker.active_loop_name:
-            dispatcher.utter_message(text=replies.say("form_continue"))
+        elif tracker.get_slot("transfer_step"):
+            dispatcher.utter_message(text=replies.say(f"ask_{tracker.get_slot('transfer_step')}"))
+            return []
         elif len(latest_text(tracker).strip()) > BARE_ANSWER_CHARS_MAX:
             # Nothing was offered and this is no bare 好的 / 不用了: the model was unsure, not the customer.
             return ActionHandleFallback().run(dispatcher, tracker, domain)

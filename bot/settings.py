@@ -127,6 +127,8 @@ class Settings:
     draft_ttl_s: int = 900
     otp_ttl_s: int = 300
     otp_attempts_max: int = 5
+    otp_resend_interval_s: int = 60
+    otp_resends_per_day_max: int = 5
     # argon2id cost for payment PINs and agent passwords: OWASP's recommended configuration (19 MiB,
     # 2 passes, 1 lane: about 20 ms of one core). RFC 9106's 64 MiB x 3 x 4 lanes cost 150 ms of CPU over
     # both cores per check, starving Rasa under load; a six-digit PIN is guarded by the lockout after a
@@ -199,6 +201,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         draft_ttl_s=_int(env, "WALLETBOT_DRAFT_TTL_S", 900, minimum=1),
         otp_ttl_s=_int(env, "WALLETBOT_OTP_TTL_S", 300, minimum=1),
         otp_attempts_max=_int(env, "WALLETBOT_OTP_ATTEMPTS_MAX", 5, minimum=1),
+        otp_resend_interval_s=_int(env, "WALLETBOT_OTP_RESEND_INTERVAL_S", 60, minimum=1),
+        otp_resends_per_day_max=_int(env, "WALLETBOT_OTP_RESENDS_PER_DAY_MAX", 5, minimum=0),
         pin_hash_time_cost=_int(env, "WALLETBOT_PIN_HASH_TIME_COST", 2, minimum=1),
         pin_hash_memory_kib=_int(env, "WALLETBOT_PIN_HASH_MEMORY_KIB", 19456, minimum=64),
         pin_hash_parallelism=_int(env, "WALLETBOT_PIN_HASH_PARALLELISM", 1, minimum=1),

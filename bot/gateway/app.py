@@ -221,6 +221,13 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
         replies = await chat.submit_secret(conversation, kind, value or "")
         return _json({"conversation_id": conversation.id, "messages": [m.public() for m in replies]}, caller)
 
+    @app.post("/api/chat/otp/resend")
+    async def resend_otp(caller: CallerDep, chat: ChatDep) -> JSONResponse:
+        """A fresh SMS code for the transfer awaiting one (at most one a minute, five a day)."""
+        conversation = await open_conversation(chat, caller)
+        replies = await chat.resend_otp(conversation)
+        return _json({"conversation_id": conversation.id, "messages": [m.public() for m in replies]}, caller)
+
     @app.get("/api/chat/messages")
     async def get_messages(caller: CallerDep, chat: ChatDep, after: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0) -> JSONResponse:
         conversation = await open_conversation(chat, caller)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 from starlette.concurrency import run_in_threadpool
 
+from bot.gateway import clauses
 from bot.gateway.desk import HandoffDesk
 from bot.gateway.hub import Hub
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
@@ -138,7 +139,19 @@ class ChatService:
             payload = text_for_rasa(text)
             if not payload:
                 return Exchange(customer_message, [await self.append(conversation, sender="bot", text=say("slash_only"))])
-            return Exchange(customer_message, await self._ask_rasa(conversation, numbers_for_rasa(payload)))
+            replies: list[MessageView] = []
+            for turn in await self._turns(conversation, numbers_for_rasa(payload)):
+                replies += await self._ask_rasa(conversation, turn)
+            return Exchange(customer_message, replies)
+
+    async def _turns(self, conversation: ConversationView, text: str) -> list[str]:
+        """Two questions in one message become two turns (`bot.gateway.clauses`); never mid-secret."""
+        if conversation.awaiting_secret:
+            return [text]
+        try:
+            return await clauses.turns(text, lambda part: self.rasa.parse(conversation.id, part))
+        except RasaUnavailable:
+            return [text]
 
     async def handle_button(self, conversation: ConversationView, message_id: int, button_id: str) -> Exchange:
         button = await run_in_threadpool(self.store.button, conversation.id, message_id, button_id)
@@ -180,6 +193,10 @@ class ChatService:
         async with self._locks[conversation.id]:
             return await self.secure.submit(conversation, kind, value)
 
+    async def resend_otp(self, conversation: ConversationView) -> list[MessageView]:
+        async with self._locks[conversation.id]:
+            return await self.secure.resend_otp(conversation)
+
     async def store_replies(self, conversation: ConversationView, answers: list[dict]) -> list[MessageView]:
         """Store and publish Rasa's answers, in one transaction up to a handoff (which adds messages of its own)."""
         replies: list[MessageView] = []
@@ -193,10 +210,10 @@ class ChatService:
                 awaiting = (custom["kind"], str(custom.get("draft_id") or ""))
             elif custom and custom.get("type") == "secret_cancelled":
                 awaiting, custom = (None, None), None
-            if not (text or buttons or custom):
-                continue
-            pending.append({"sender": "bot", "text": text, "buttons": buttons, "custom": custom})
-            if custom and custom.get("type") == "handoff":
+            handoff = custom is not None and custom.get("type") == "handoff"
+            if text or buttons or (custom and not handoff):
+                pending.append({"sender": "bot", "text": text, "buttons": buttons, "custom": custom})
+            if handoff:  # the desk says what became of the request (queued, or a ticket offered)
                 replies += await self._append_many(conversation, pending, awaiting)
                 pending, awaiting = [], None
                 replies.extend(await self.handoff.on_handoff_reply(conversation, custom))

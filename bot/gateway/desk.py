@@ -20,6 +20,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from starlette.concurrency import run_in_threadpool
 
+from bot import cues
 from bot.db import get_session_factory
 from bot.handoff import ConversationView, MessageView, RatingRejected, TicketNotFound, agents, queue
 from bot.handoff.agents import AgentView, actor
@@ -177,7 +178,15 @@ class HandoffDesk:
         if status.state in ACTIVE_STATES:
             message = await self.chat.append(conversation, sender="customer", text=text)
             self._to_agents(conversation.id, message, status.handoff.agent.id if status.handoff and status.handoff.agent else None)
-            return message, []
+            if status.state != "queued":
+                return message, []  # the agent is there and answers
+            if cues.match("leaves_queue", text):
+                return message, await self._leave_queue(conversation)
+            spot = status.spot or QueueSpot(0, 1)
+            waiting = say("handoff_waiting_next") if spot.position == 0 else say("handoff_waiting", position=spot.position, eta=spot.eta_minutes)
+            ack = await self.chat.append(conversation, sender="system", text=say("handoff_message_noted") + waiting)
+            self._to_agents(conversation.id, ack, None)
+            return message, [ack]
         if status.writing_ticket_id is not None:
             message = await self.chat.append(conversation, sender="customer", text=text)
             ticket = await self._run(queue.leave_message, conversation_id=conversation.id, text=text)

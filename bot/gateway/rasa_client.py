@@ -64,6 +64,12 @@ class RasaClient:
         """The bot's replies to one user message."""
         return await self._post(sender, "/webhooks/rest/webhook", {"sender": sender, "message": text, "metadata": metadata})
 
+    async def parse(self, sender: str, text: str) -> tuple[str, float]:
+        """What the NLU reads in a text, without touching any conversation: (intent, confidence)."""
+        answer = await self._post(sender, "/model/parse", {"text": text}, params={"token": self._auth_token})
+        intent = answer.get("intent") or {} if isinstance(answer, dict) else {}
+        return str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)
+
     async def trigger_intent(self, sender: str, intent: str, entities: dict | None = None) -> list[dict]:
         """Inject an intent (e.g. the outcome of a PIN check) and return the bot's replies."""
         answer = await self._post(

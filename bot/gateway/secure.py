@@ -20,6 +20,8 @@ from bot.handoff import ConversationView, MessageView
 from bot.parsing import format_yuan
 from bot.phrases import say
 from bot.wallet import (
+    OtpResendLimitReached,
+    OtpResendTooSoon,
     OutboxSmsSender,
     ReceiptView,
     SqlAlchemyUnitOfWork,
@@ -92,20 +94,40 @@ class SecurePath:
                         lambda: issue_otp(self._uow(), OutboxSmsSender(self._sessions), customer_id=customer_id, purpose="transfer", draft_id=draft_id)
                     )
                     customer = await run_in_threadpool(lambda: get_customer(self._uow(), customer_id))
-                    return await self._ask(conversation, "otp", say("otp_sent", phone=customer.phone_masked))
+                    return await self._ask(conversation, "otp", self._otp_sent(customer.phone_masked), phone=customer.phone_masked)
             else:
                 await run_in_threadpool(lambda: verify_otp(self._uow(), customer_id=customer_id, draft_id=draft_id, code=value))
             self._fault_point("kill_after_pin_verified")
             receipt = await run_in_threadpool(lambda: execute_draft(self._uow(), customer_id=customer_id, draft_id=draft_id))
             self._fault_point("kill_after_transfer_committed")
-        except WrongPin as error:
-            return await self._ask(conversation, "pin", say("pin_wrong", attempts_left=error.attempts_left))
         except WrongOtp as error:
-            return await self._ask(conversation, "otp", say("otp_wrong", attempts_left=error.attempts_left))
+            return await self._ask(conversation, "otp", say("otp_wrong", attempts_left=error.attempts_left), error=True)
+        except WrongPin as error:
+            return await self._ask(conversation, "pin", say("pin_wrong", attempts_left=error.attempts_left), error=True)
         except WalletError as error:
             log.info("secure path refused for conversation %s: %s", conversation.id, type(error).__name__)
             return await self._finish(conversation, describe(error))
         return await self._finish(conversation, done_text(receipt))
+
+    async def resend_otp(self, conversation: ConversationView) -> list[MessageView]:
+        """The customer's "重新获取验证码": a fresh code for the same draft, within the resend limits."""
+        if conversation.awaiting_secret != "otp" or conversation.customer_id is None:
+            raise SecretRejected(say("secret_not_expected"), status_code=409)
+        customer_id, draft_id = conversation.customer_id, conversation.awaiting_draft_id
+        try:
+            await run_in_threadpool(
+                lambda: issue_otp(self._uow(), OutboxSmsSender(self._sessions), customer_id=customer_id, purpose="transfer",
+                                  draft_id=draft_id, resend=True)
+            )
+        except (OtpResendTooSoon, OtpResendLimitReached) as error:
+            raise SecretRejected(describe(error), status_code=429) from None
+        except WalletError as error:
+            return await self._finish(conversation, describe(error))
+        customer = await run_in_threadpool(lambda: get_customer(self._uow(), customer_id))
+        return await self._ask(conversation, "otp", self._otp_sent(customer.phone_masked), phone=customer.phone_masked)
+
+    def _otp_sent(self, phone_masked: str) -> str:
+        return say("otp_sent", phone=phone_masked, minutes=max(1, self.chat.settings.otp_ttl_s // 60))
 
     async def recover(self, conversation: ConversationView) -> list[MessageView] | None:
         """Tell the customer what became of a draft whose secret was verified but whose outcome they never heard.
@@ -138,11 +160,18 @@ class SecurePath:
             log.warning("fault injection: the gateway kills itself at %s", name)
             os.kill(os.getpid(), signal.SIGKILL)
 
-    async def _ask(self, conversation: ConversationView, kind: str, text: str) -> list[MessageView]:
+    async def _ask(
+        self, conversation: ConversationView, kind: str, text: str, *, error: bool = False, phone: str | None = None
+    ) -> list[MessageView]:
+        """Ask for the (next) secret; a wrong one's reply travels as the sheet's error, so it shows inside it.
+        An SMS code request names the masked phone and when the customer may ask for a new code."""
         await run_in_threadpool(self.chat.store.set_awaiting, conversation.id, secret=kind, draft_id=conversation.awaiting_draft_id)
-        message = await self.chat.append(
-            conversation, sender="bot", text=text, custom={"type": "pin_request", "kind": kind, "draft_id": conversation.awaiting_draft_id}
-        )
+        custom: dict = {"type": "pin_request", "kind": kind, "draft_id": conversation.awaiting_draft_id}
+        if error:
+            custom["error"] = text
+        if phone is not None:
+            custom.update(prompt=text, phone=phone, resend_after_s=self.chat.settings.otp_resend_interval_s)
+        message = await self.chat.append(conversation, sender="bot", text=text, custom=custom)
         return [message]
 
     async def _finish(self, conversation: ConversationView, text: str) -> list[MessageView]:

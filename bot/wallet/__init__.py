@@ -28,6 +28,8 @@ Errors (`bot.wallet.errors`; `bot.wallet.messages.describe(error)` gives the Chi
     │   ├── WrongPin
     │   ├── WrongOtp
     │   ├── OtpExpired
+    │   ├── OtpResendTooSoon
+    │   ├── OtpResendLimitReached
     │   ├── OtpAttemptsExceeded
     │   └── VerificationRequired
     ├── CustomerNotFound
@@ -56,6 +58,8 @@ from bot.wallet.errors import (
     LedgerCorrupted,
     OtpAttemptsExceeded,
     OtpExpired,
+    OtpResendLimitReached,
+    OtpResendTooSoon,
     PerTransferLimitExceeded,
     RecipientNotFound,
     SameWallet,
@@ -93,9 +97,11 @@ from bot.wallet.services import (
     get_draft,
     issue_otp,
     last_transaction,
+    find_recipients_in_text,
     latest_open_draft,
     list_transactions,
     open_customer,
+    recent_same_transfer,
     resolve_recipient,
     save_recipient,
     settlement_wallet_id,
@@ -128,6 +134,8 @@ __all__ = [
     "LedgerReport",
     "OtpAttemptsExceeded",
     "OtpExpired",
+    "OtpResendLimitReached",
+    "OtpResendTooSoon",
     "OutboxSmsSender",
     "PerTransferLimitExceeded",
     "ReceiptView",
@@ -164,9 +172,11 @@ __all__ = [
     "get_draft",
     "issue_otp",
     "last_transaction",
+    "find_recipients_in_text",
     "latest_open_draft",
     "list_transactions",
     "open_customer",
+    "recent_same_transfer",
     "resolve_recipient",
     "save_recipient",
     "seed_demo",

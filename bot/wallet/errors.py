@@ -133,6 +133,20 @@ class OtpAttemptsExceeded(AuthError):
         self.draft_id = draft_id
 
 
+class OtpResendTooSoon(AuthError):
+    """A new SMS code was asked for less than the resend interval after the last one."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"a new SMS code can be sent in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class OtpResendLimitReached(AuthError):
+    def __init__(self, resends_max: int) -> None:
+        super().__init__(f"no more than {resends_max} SMS code resends a day")
+        self.resends_max = resends_max
+
+
 class VerificationRequired(AuthError):
     """`step` is "pin" or "otp": the draft cannot execute before it."""
 

@@ -75,6 +75,8 @@ _TABLE: dict[type[e.WalletError], Callable[..., str]] = {
     e.WrongOtp: lambda err: f"短信验证码不正确，您还可以再试 {err.attempts_left} 次。",
     e.OtpExpired: lambda err: "短信验证码已失效，请重新获取验证码。",
     e.OtpAttemptsExceeded: lambda err: "验证码输错次数过多，这个验证码已失效，请重新获取。",
+    e.OtpResendTooSoon: lambda err: f"验证码刚刚发出，请 {err.retry_after_s} 秒后再重新获取。",
+    e.OtpResendLimitReached: lambda err: f"今天重新获取验证码的次数已用完（每天最多 {err.resends_max} 次），请明天再试或联系人工客服。",
     e.VerificationRequired: _verification_required,
     e.CustomerNotFound: lambda err: "暂时没有查到您的钱包信息，请先在 App 中完成账户绑定。",
     e.WalletNotFound: lambda err: "没有找到对应的钱包，请核对后再试。",

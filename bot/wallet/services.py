@@ -15,6 +15,7 @@ money once.
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -36,6 +37,8 @@ from bot.wallet.errors import (
     LedgerCorrupted,
     OtpAttemptsExceeded,
     OtpExpired,
+    OtpResendLimitReached,
+    OtpResendTooSoon,
     PerTransferLimitExceeded,
     RecipientNotFound,
     SameWallet,
@@ -306,7 +309,8 @@ def _recipient_display(session: Session, wallet: Wallet, viewer_id: str | None) 
             SavedRecipient.customer_id == viewer_id, SavedRecipient.wallet_id == wallet.id
         )
     )
-    return masked if not alias or alias == owner.display_name else f"{alias} ({masked})"
+    # The name the customer saved them under is the customer's own word for them: show it (masked otherwise).
+    return masked if not alias else f"{alias} ({masked})"
 
 
 def _balance_view(customer_id: str, wallet: Wallet, now: datetime) -> BalanceView:
@@ -607,16 +611,38 @@ def verify_id_number(uow: UnitOfWork, *, customer_id: str, id_number: str) -> bo
 # ── history ────────────────────────────────────────────────────────────────────────────────────
 
 
+TX_DIRECTIONS = ("in", "out")
+
+
 def list_transactions(
-    uow: UnitOfWork, customer_id: str, start: datetime, end: datetime, limit: int = 5
+    uow: UnitOfWork,
+    customer_id: str,
+    start: datetime,
+    end: datetime,
+    limit: int = 5,
+    *,
+    direction: str | None = None,
+    memo_keyword: str | None = None,
 ) -> TransactionsView:
-    """Money in and out of the customer's wallet in [start, end), newest first (naive = Shanghai time)."""
+    """Money in and out of the customer's wallet in [start, end), newest first (naive = Shanghai time).
+
+    `direction="in"` keeps transfers received from people (not top-ups), `"out"` money paid or sent;
+    `memo_keyword` keeps the transactions whose memo names it (外卖, 超市, 电费, 话费, 打车).
+    """
     start, end = _aware(start), _aware(end)
     limit = max(0, min(int(limit), TRANSACTIONS_LIMIT_MAX))
+    if direction is not None and direction not in TX_DIRECTIONS:
+        raise ValueError(f"direction must be one of {TX_DIRECTIONS}, not {direction!r}")
     with uow:
         session = uow.session
         wallet = _customer_wallet(session, customer_id)
-        in_range = (Posting.wallet_id == wallet.id, Posting.created_at >= start, Posting.created_at < end)
+        in_range: tuple = (Posting.wallet_id == wallet.id, Posting.created_at >= start, Posting.created_at < end)
+        if direction == "in":
+            in_range += (Posting.delta_fen > 0, Posting.transfer_id.in_(select(Transfer.id).where(Transfer.kind == "transfer")))
+        elif direction == "out":
+            in_range += (Posting.delta_fen < 0,)
+        if memo_keyword:
+            in_range += (Posting.transfer_id.in_(select(Transfer.id).where(Transfer.memo.contains(memo_keyword))),)
         total_in, total_out, count = session.execute(
             select(
                 func.coalesce(func.sum(case((Posting.delta_fen > 0, Posting.delta_fen), else_=0)), 0),
@@ -723,6 +749,66 @@ def resolve_recipient(uow: UnitOfWork, customer_id: str, text: str) -> list[Reci
             )
             for match in matching.rank_names(text, entries)
         ]
+
+
+PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?(1[3-9][0-9](?:[ -]?[0-9]{4}){2})(?![0-9])")
+WALLET_NO_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{16})(?![0-9])")
+
+
+def find_recipients_in_text(uow: UnitOfWork, customer_id: str, text: str) -> list[RecipientCandidate]:
+    """The recipients a whole sentence names: "给13200005555转88元", "转500给小刘吧".
+
+    A phone or wallet number inside the sentence matches any customer wallet exactly; otherwise the
+    customer's saved recipients whose alias or real name stands in the sentence, longest name first
+    (so 小刘 is not also 刘). Several different people named → all of them (the caller asks which).
+    """
+    numbers = [re.sub(r"[ -]", "", m.group(1)) for m in PHONE_IN_TEXT.finditer(text)]
+    numbers += WALLET_NO_IN_TEXT.findall(text)
+    found: list[RecipientCandidate] = []
+    for number in dict.fromkeys(numbers):
+        for candidate in resolve_recipient(uow, customer_id, number):
+            if all(c.wallet_id != candidate.wallet_id for c in found):
+                found.append(candidate)
+    if found or numbers:
+        return found
+    with uow:
+        rows = uow.session.execute(
+            select(SavedRecipient.wallet_id, SavedRecipient.alias, Customer.display_name, Customer.masked_name, Wallet.wallet_no)
+            .join(Wallet, Wallet.id == SavedRecipient.wallet_id)
+            .join(Customer, Customer.id == Wallet.customer_id)
+            .where(SavedRecipient.customer_id == customer_id)
+            .order_by(SavedRecipient.id)
+        ).all()
+    names = sorted(((name, row) for row in rows for name in {row.alias, row.display_name} if name), key=lambda p: -len(p[0]))
+    remaining = text
+    for name, row in names:
+        if name in remaining:
+            remaining = remaining.replace(name, "\0")
+            if all(c.wallet_id != row.wallet_id for c in found):
+                found.append(RecipientCandidate(
+                    wallet_id=row.wallet_id, display_masked=f"{row.masked_name} {mask_wallet_no(row.wallet_no)}",
+                    name=row.alias, score=100, saved=True,
+                ))
+    return found
+
+
+def recent_same_transfer(
+    uow: UnitOfWork, *, customer_id: str, recipient_wallet_id: int, amount_fen: int, within_s: int, now: datetime | None = None
+) -> bool:
+    """Whether the customer already sent this amount to this wallet within the last `within_s` seconds."""
+    at = _now(now)
+    with uow:
+        source = _customer_wallet(uow.session, customer_id)
+        count = uow.session.scalar(
+            select(func.count(Transfer.id)).where(
+                Transfer.source_wallet_id == source.id,
+                Transfer.target_wallet_id == recipient_wallet_id,
+                Transfer.amount_fen == amount_fen,
+                Transfer.kind == "transfer",
+                Transfer.created_at >= at - timedelta(seconds=within_s),
+            )
+        )
+    return bool(count)
 
 
 # ── drafts ─────────────────────────────────────────────────────────────────────────────────────
@@ -1026,9 +1112,14 @@ def issue_otp(
     customer_id: str,
     purpose: str,
     draft_id: str,
+    resend: bool = False,
     now: datetime | None = None,
 ) -> None:
-    """Text a fresh 6-digit code to the customer's phone; any older live code stops working."""
+    """Text a fresh 6-digit code to the customer's phone; any older live code stops working.
+
+    `resend=True` is the customer's "重新获取": at most one a `otp_resend_interval_s`, and at most
+    `otp_resends_per_day_max` a day (Asia/Shanghai), or `OtpResendTooSoon` / `OtpResendLimitReached`.
+    """
     at = _now(now)
     settings = uow.settings
     code = security.new_otp_code()
@@ -1037,6 +1128,8 @@ def issue_otp(
         customer = _customer(session, customer_id)
         draft = _owned_draft(uow, customer_id, draft_id, lock=True)
         _ensure_open(draft, at)
+        if resend:
+            _check_resend(session, settings, customer_id, draft.id, at)
         session.execute(
             update(OtpChallenge)
             .where(OtpChallenge.customer_id == customer_id, OtpChallenge.status == "active")
@@ -1068,6 +1161,23 @@ def issue_otp(
         phone = customer.phone
         uow.commit()
     sms.send(phone=phone, text=text, purpose=purpose, customer_id=customer_id)
+
+
+def _check_resend(session: Session, settings, customer_id: str, draft_id: str, at: datetime) -> None:
+    last = session.scalar(select(func.max(OtpChallenge.created_at)).where(OtpChallenge.draft_id == draft_id))
+    if last is not None:
+        wait_s = settings.otp_resend_interval_s - int((at - _aware(last)).total_seconds())
+        if wait_s > 0:
+            raise OtpResendTooSoon(wait_s)
+    local = at.astimezone(security.BANK_TZ)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    sent, drafts = session.execute(
+        select(func.count(OtpChallenge.id), func.count(func.distinct(OtpChallenge.draft_id))).where(
+            OtpChallenge.customer_id == customer_id, OtpChallenge.created_at >= midnight
+        )
+    ).one()
+    if int(sent) - int(drafts) >= settings.otp_resends_per_day_max:  # every code after a draft's first is a resend
+        raise OtpResendLimitReached(settings.otp_resends_per_day_max)
 
 
 def verify_otp(

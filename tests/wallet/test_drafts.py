@@ -245,3 +245,24 @@ def test_a_customer_cannot_see_or_execute_another_customers_draft(uow, people, a
             call(uow, customer_id=bob.customer_id, draft_id=view.draft_id, now=NOW)
     with pytest.raises(DraftNotFound):
         verify_pin(uow, customer_id=bob.customer_id, pin="123456", draft_id=view.draft_id, now=NOW)
+
+
+
+def test_a_new_sms_code_waits_a_minute_and_at_most_five_resends_a_day(uow, alice, bob):
+    from bot.wallet import OtpResendLimitReached, OtpResendTooSoon
+
+    view = draft(uow, alice, bob, 600_000)
+    sms = RecordingSmsSender()
+
+    def send(at, resend):
+        issue_otp(uow, sms, customer_id=alice.customer_id, purpose="transfer", draft_id=view.draft_id, resend=resend, now=at)
+
+    send(NOW, False)
+    with pytest.raises(OtpResendTooSoon) as too_soon:
+        send(NOW + timedelta(seconds=20), True)
+    assert too_soon.value.retry_after_s == 40
+    for minute in range(1, 6):
+        send(NOW + timedelta(minutes=minute), True)
+    with pytest.raises(OtpResendLimitReached):
+        send(NOW + timedelta(minutes=7), True)
+    assert len(sms.sent) == 6

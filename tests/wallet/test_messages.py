@@ -24,6 +24,8 @@ EXAMPLES = [
     errors.WrongOtp(2),
     errors.OtpExpired("d-1"),
     errors.OtpAttemptsExceeded("d-1"),
+    errors.OtpResendTooSoon(42),
+    errors.OtpResendLimitReached(5),
     errors.VerificationRequired("d-1", "otp"),
     errors.CustomerNotFound("x"),
     errors.WalletNotFound(1),

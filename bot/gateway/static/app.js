@@ -41,6 +41,7 @@
   const otpMode = $("#otp-mode");
   const otpInput = $("#otp-input");
   const otpBoxes = Array.from(document.querySelectorAll(".otp-boxes span"));
+  const otpResend = $("#otp-resend");
 
   /* ------------------------------------------------------------------ identity */
 
@@ -594,13 +595,17 @@
     sheet.dataset.mode = pin.kind;
     sheetTitle.textContent = otp ? "短信验证" : "安全验证";
     const fallback = otp ? "请输入短信验证码" : "请输入6位支付密码";
-    sheetPrompt.textContent = typeof custom.prompt === "string" && custom.prompt.trim() ? custom.prompt : fallback;
+    const prompt = typeof custom.prompt === "string" && custom.prompt.trim() ? custom.prompt : fallback;
+    // What this secret confirms, so the customer sees the amount and recipient they are paying.
+    const confirms = typeof custom.summary === "string" && custom.summary.trim() ? custom.summary + "\n" : "";
+    sheetPrompt.textContent = confirms + prompt;
     sheetSafeText.textContent = otp
       ? "验证码仅用于本次验证，请勿告诉他人"
       : "安全键盘 · 密码仅用于本次验证，不会显示在对话中";
     pinMode.hidden = otp;
     otpMode.hidden = !otp;
     sheetError.textContent = "";
+    if (typeof custom.error === "string" && custom.error) showSheetError(custom.error);
     setBusy(false);
 
     const wasOpen = !sheet.hidden;
@@ -608,13 +613,48 @@
     document.body.classList.add("sheet-open");
     if (!wasOpen) input.blur();
     if (otp) {
+      startResendCountdown(Number(custom.resend_after_s) || 60);
       setTimeout(() => otpInput.focus(), 60);
     } else if (document.activeElement === otpInput) {
       otpInput.blur();
     }
   }
 
+  /* The SMS sheet: "重新获取验证码" becomes available when the resend interval has passed. */
+  let resendTimer = null;
+
+  function startResendCountdown(seconds) {
+    clearInterval(resendTimer);
+    let left = Math.max(0, Math.round(seconds));
+    const tick = () => {
+      otpResend.disabled = left > 0;
+      otpResend.textContent = left > 0 ? "重新获取验证码（" + left + "秒）" : "重新获取验证码";
+      if (left <= 0) clearInterval(resendTimer);
+      left -= 1;
+    };
+    tick();
+    resendTimer = setInterval(tick, 1000);
+  }
+
+  async function resendOtp() {
+    if (pin.busy || pin.kind !== "otp") return;
+    otpResend.disabled = true;
+    try {
+      const data = await api("POST", "/api/chat/otp/resend", undefined, { resendAsVisitor: false });
+      const messages = Array.isArray(data.messages) ? data.messages : [];
+      for (const m of messages) renderMessage(m);
+      const next = messages.filter(isPinRequest).pop();
+      if (next) openSheet(next);
+    } catch (err) {
+      showSheetError(err instanceof HttpError && err.detail ? err.detail : NET_ERROR);
+      otpResend.disabled = false;
+    }
+  }
+
+  otpResend.addEventListener("click", resendOtp);
+
   function closeSheet() {
+    clearInterval(resendTimer);
     wipeDigits();
     pin.messageId = null;
     pin.kind = null;

@@ -1,0 +1,56 @@
+"""Two questions in one message: "余额多少？顺便问下提现收费吗" is two turns for the bot.
+
+The message is cut into clauses at sentence ends and at the words customers use to add a question
+(顺便问下, 另外, 还有 …). Each clause is parsed by Rasa's NLU (`/model/parse`, a few milliseconds and no
+tracker change). When two or more clauses are each confidently a different question or request, each is
+sent as a turn of its own, in order; when the whole message is unclear but exactly one clause is a
+confident question (a long, rambling message), that clause is sent. Otherwise the message goes as it is.
+Dialogue words (hello, thanks, yes, no, a bare value) are never turns of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+CLAUSE_CONFIDENCE_MIN = 0.6
+WHOLE_CONFIDENCE_MIN = 0.55  # Rasa's FallbackClassifier threshold (config.yml)
+CLAUSE_CHARS_MIN = 3
+CLAUSES_MAX = 4
+SPLIT = re.compile(
+    r"[？?！!。；;\n]+|[，,、\s]*(?:顺便问(?:一)?下|顺便问问|顺便|另外(?:问一?下)?|还有个问题|还有就是|还有|还想问(?:一)?下?|再问(?:一)?下|对了|此外|以及|and also|btw)[，,：:\s]*",
+    re.IGNORECASE,
+)
+NOT_A_TURN = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "inform", "cancel", "bot_challenge", "out_of_scope", "nlu_fallback"})
+
+Parse = Callable[[str], Awaitable[tuple[str, float]]]  # text → (intent, confidence)
+
+
+@dataclass(frozen=True)
+class Clause:
+    text: str
+    intent: str
+    confidence: float
+
+
+def clauses(text: str) -> list[str]:
+    parts = [part.strip(" ，,。.、") for part in SPLIT.split(text)]
+    return [part for part in parts if len(part) >= CLAUSE_CHARS_MIN]
+
+
+async def turns(text: str, parse: Parse) -> list[str]:
+    """The texts to send to the bot for one customer message, in order (usually just the message)."""
+    parts = clauses(text)
+    if len(parts) < 2 or len(parts) > CLAUSES_MAX:
+        return [text]
+    read = [Clause(part, *await parse(part)) for part in parts]
+    confident = [c for c in read if c.intent not in NOT_A_TURN and c.confidence >= CLAUSE_CONFIDENCE_MIN]
+    intents = {c.intent for c in confident}
+    if len(confident) >= 2 and len(intents) >= 2:
+        return [c.text for c in confident]
+    if len(confident) >= 1 and len(intents) == 1:
+        whole_intent, whole_confidence = await parse(text)
+        if whole_intent in NOT_A_TURN or whole_confidence < WHOLE_CONFIDENCE_MIN:
+            return [max(confident, key=lambda c: c.confidence).text]
+    return [text]
