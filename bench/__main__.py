@@ -29,6 +29,7 @@ from pathlib import Path
 
 from bot.runner import MODEL_PATH, rasa_api_token
 from bot.settings import VAR_DIR
+from bot.supervisor import interrupt_on_sigterm
 
 from bench import ledger, load, report, stack as bench_stack
 from bench.training import training_time
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
     args.users = sorted({int(u) for u in args.users.split(",") if u.strip()})
+    interrupt_on_sigterm()  # a SIGTERM'd bench stops its stacks and drops its databases, like Ctrl-C
 
     started = time.perf_counter()
     out: Path = args.out
