@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import phrases
 from bot.db import get_session_factory
-from bot.identity import IdentityInvalid, verify_identity
+from bot.identity import METADATA_KEY, IdentityInvalid, verify_identity
 from bot.settings import get_settings
 from bot.textnorm import normalize
 from bot.wallet import SqlAlchemyUnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 def uow() -> SqlAlchemyUnitOfWork:
@@ -23,13 +27,20 @@ def reader() -> SqlAlchemyUnitOfWork:
 
 
 def customer_of(tracker: Tracker) -> str | None:
-    """The customer the gateway vouched for in this conversation, or None."""
+    """The customer the gateway vouched for in this message of this conversation, or None.
+
+    The identity is bound to the text of the message it came with (`bot.identity`): one copied onto
+    another message, e.g. another amount or recipient, is refused."""
     settings = get_settings()
+    metadata = tracker.latest_message.get("metadata")
     try:
         identity = verify_identity(
-            settings.secret, tracker.latest_message.get("metadata"), sender=tracker.sender_id, max_age_s=settings.identity_max_age_s
+            settings.secret, metadata, sender=tracker.sender_id, text=str(tracker.latest_message.get("text") or ""),
+            max_age_s=settings.identity_max_age_s,
         )
-    except IdentityInvalid:
+    except IdentityInvalid as error:
+        if isinstance(metadata, dict) and METADATA_KEY in metadata:  # an identity was there, and it did not hold
+            log.warning("security: identity refused in conversation %s: %s", tracker.sender_id, error)
         return None
     return identity.customer_id
 

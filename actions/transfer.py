@@ -89,10 +89,18 @@ class ActionTransfer(Action):
         if customer_id is None:
             refuse_anonymous(dispatcher)
             return reset_events()
-        if latest_intent(tracker) == "inform" and not in_transfer(tracker) and not entity_value(tracker, "recipient_wallet_id"):
+        if latest_intent(tracker) == "inform" and not in_transfer(tracker) and not names_money_or_payee(tracker, customer_id):
             dispatcher.utter_message(text=phrases.say("inform_without_context"))
             return []
         return TransferTurn(dispatcher, tracker, customer_id).play()
+
+
+def names_money_or_payee(tracker: Tracker, customer_id: str) -> bool:
+    """"王五 800", "给妈妈", "500块": a bare value that only makes sense as the start of a transfer."""
+    text = latest_text(tracker)
+    if entity_value(tracker, "recipient_wallet_id") or read_amount(text).kind != "none":
+        return True
+    return bool(find_recipients_in_text(reader(), customer_id, text))
 
 
 class TransferTurn:

@@ -9,8 +9,8 @@ A customer picks a task, plays its steps with think times between them, thinks, 
     handoff      5 %  handoff                      “转人工”, from a new visitor each time
 
 Two targets play the same steps. `GatewayTarget` uses the public API (`POST /api/chat/messages`,
-the button click, `POST /api/chat/pin`). `RasaTarget` is the baseline: Rasa's REST webhook with the
-same texts and the same signed identity the gateway would add; the button becomes its payload, and the
+the button click, `POST /api/chat/pin`). `RasaTarget` is the baseline: the gateway's signed Rasa channel with the
+same texts, signed bodies and per-message identities the gateway would send; the button becomes its payload, and the
 PIN step becomes what Rasa must do for it, the tracker events the gateway appends after a transfer.
 Both keep conversations equally short: the baseline starts a new Rasa session after as many turns as
 the gateway's SessionKeeper does (WALLETBOT_RASA_SESSION_TURNS_MAX), the same way.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import http.cookiejar
+import json
 import math
 import random
 import secrets
@@ -35,6 +36,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from bot.channel_auth import CHANNEL_PATH, SIGNATURE_HEADER, channel_key, sign_body
 from bot.gateway.sessions import task_running
 from bot.identity import METADATA_KEY, issue_app_token, sign_identity
 from bot.phrases import say
@@ -146,21 +148,25 @@ class RasaConversation:
             raise StepFailed(f"HTTP {response.status_code}")
         if task_running(response.json()):
             return
-        body = {"sender": self.sender, "message": "/session_start", "metadata": self._metadata()}
-        if (await self.http.post("/webhooks/rest/webhook", json=body)).status_code != 200:
+        if (await self._post_message("/session_start")).status_code != 200:
             raise StepFailed("session_start failed")
         self.turns = 1
 
-    def _metadata(self) -> dict:
+    def _metadata(self, text: str) -> dict:
         metadata: dict = {"channel": "web"}
         if self.customer_id:
-            metadata[METADATA_KEY] = sign_identity(self.secret_key, customer_id=self.customer_id, sender=self.sender)
+            metadata[METADATA_KEY] = sign_identity(self.secret_key, customer_id=self.customer_id, sender=self.sender, text=text)
         return metadata
+
+    async def _post_message(self, text: str) -> httpx.Response:
+        """One message on the gateway's signed channel, signed as the gateway signs it (RasaClient.send)."""
+        body = json.dumps({"sender": self.sender, "message": text, "metadata": self._metadata(text)}, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign_body(channel_key(self.secret_key), body)}
+        return await self.http.post(CHANNEL_PATH, content=body, headers=headers)
 
     async def say(self, text: str) -> list[Reply]:
         await self._session_rollover()
-        body = {"sender": self.sender, "message": text, "metadata": self._metadata()}
-        response = await self.http.post("/webhooks/rest/webhook", json=body)
+        response = await self._post_message(text)
         if response.status_code != 200:
             raise StepFailed(f"HTTP {response.status_code}")
         self.last = [m for m in response.json() if isinstance(m, dict)]

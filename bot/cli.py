@@ -112,6 +112,20 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return chat(args.url or f"http://127.0.0.1:{get_settings().port}", token=args.token)
 
 
+def cmd_scrub_trackers(args: argparse.Namespace) -> int:
+    from bot.settings import VAR_DIR
+    from bot.tracker_scrub import scrub_tracker_store, tracker_store_urls
+
+    urls = list(args.store) or tracker_store_urls(get_settings().tracker_store_url, VAR_DIR)
+    if not urls:
+        print("没有找到 Rasa 的对话记录库（TRACKER_STORE_URL 未设置，var/ 下也没有 rasa-tracker-*.db）。")
+        return 0
+    for url in urls:
+        report = scrub_tracker_store(url)
+        print(f"{report.store}: 清除了 {report.conversations} 个会话中 {report.events_rewritten} 条事件里的密码/验证码。")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="walletbot", description="钱包智能客服 walletbot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     agent_add.add_argument("--name", help="display name shown to customers (default: the username)")
     agent_add.add_argument("--capacity", type=int, default=3, help="conversations at a time (default 3)")
     agent_add.set_defaults(func=cmd_agent_add)
+    scrub = sub.add_parser("scrub-trackers", help="replace PINs and SMS codes stored in Rasa's tracker store")
+    scrub.add_argument("--store", action="append", default=[], metavar="URL",
+                       help="a tracker store URL (repeatable; default TRACKER_STORE_URL, else var/rasa-tracker-*.db)")
+    scrub.set_defaults(func=cmd_scrub_trackers)
     chat = sub.add_parser("chat", help="chat with the bot in the terminal")
     chat.add_argument("--token", help="a customer token from `walletbot token`; anonymous without")
     chat.add_argument("--url", help="gateway URL (default http://127.0.0.1:$WALLETBOT_PORT)")

@@ -1,9 +1,12 @@
 """Who the customer is: app tokens for web chat and signed identities passed through Rasa.
 
-The gateway alone decides identity. It signs `{customer_id, sender, iat}` with HMAC-SHA256 and puts
-it in the message metadata it sends to Rasa; actions accept an identity only if the signature is
-valid, the sender matches the conversation, and it is fresh. Nothing here is a secret worth hiding
-from Rasa's tracker: a signature binds one customer to one conversation and expires.
+The gateway alone decides identity. It signs `{customer_id, sender, iat, mid, text_sha256}` with
+HMAC-SHA256 and puts it in the metadata of the one message it sends to Rasa: `mid` is a fresh id for
+that message and `text_sha256` the SHA-256 of its normalised text (`message_digest`). Actions accept an
+identity only if the signature is valid, the sender matches the conversation, it is fresh, and the text
+Rasa recorded for the turn hashes to the signed digest, so an identity copied onto another message
+(another amount, another recipient) is refused. Nothing here is a secret worth hiding from Rasa's
+tracker: a signature binds one customer to one message of one conversation and expires.
 
 Errors: `IdentityError > {TokenInvalid, TokenExpired, IdentityInvalid}`.
 """
@@ -14,8 +17,11 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from dataclasses import dataclass
+
+from bot.textnorm import normalize
 
 TOKEN_VERSION = "v1"
 TOKEN_TTL_S = 30 * 24 * 3600
@@ -81,30 +87,53 @@ class Identity:
     customer_id: str
     sender: str
     iat: int
+    message_id: str = ""
 
 
-def sign_identity(secret: str, *, customer_id: str, sender: str, now: float | None = None) -> dict:
+def message_digest(text: str) -> str:
+    """What an identity binds: the SHA-256 of the message text in its normalised form, which is the form
+    both the gateway's text and Rasa's (after the pipeline's normaliser) take."""
+    return hashlib.sha256(normalize(text or "").encode("utf-8")).hexdigest()
+
+
+def _identity_body(customer_id: str, sender: str, iat: int, message_id: str, digest: str) -> str:
+    return json.dumps([customer_id, sender, iat, message_id, digest], separators=(",", ":"), ensure_ascii=False)
+
+
+def sign_identity(secret: str, *, customer_id: str, sender: str, text: str, now: float | None = None,
+                  message_id: str | None = None) -> dict:
+    """The identity for one message whose text (as sent to Rasa) is `text`."""
     iat = int(now if now is not None else time.time())
-    body = json.dumps([customer_id, sender, iat], separators=(",", ":"), ensure_ascii=False)
-    return {"customer_id": customer_id, "sender": sender, "iat": iat, "sig": _sign(secret, "identity", body)}
+    mid = message_id or secrets.token_hex(12)
+    digest = message_digest(text)
+    return {
+        "customer_id": customer_id, "sender": sender, "iat": iat, "mid": mid, "text_sha256": digest,
+        "sig": _sign(secret, "identity", _identity_body(customer_id, sender, iat, mid, digest)),
+    }
 
 
 def verify_identity(
-    secret: str, metadata: dict | None, *, sender: str, max_age_s: int, now: float | None = None
+    secret: str, metadata: dict | None, *, sender: str, text: str, max_age_s: int, now: float | None = None
 ) -> Identity:
-    """The identity signed by the gateway for this conversation; raises IdentityInvalid."""
+    """The identity signed by the gateway for this message of this conversation; raises IdentityInvalid."""
     claim = (metadata or {}).get(METADATA_KEY)
     if not isinstance(claim, dict):
         raise IdentityInvalid("no identity")
-    customer_id, claimed_sender, iat, sig = (claim.get(k) for k in ("customer_id", "sender", "iat", "sig"))
-    if not (isinstance(customer_id, str) and isinstance(claimed_sender, str) and isinstance(iat, int) and isinstance(sig, str)):
+    customer_id, claimed_sender, iat, mid, digest, sig = (
+        claim.get(k) for k in ("customer_id", "sender", "iat", "mid", "text_sha256", "sig")
+    )
+    if not (
+        isinstance(customer_id, str) and isinstance(claimed_sender, str) and isinstance(iat, int)
+        and isinstance(mid, str) and isinstance(digest, str) and isinstance(sig, str)
+    ):
         raise IdentityInvalid("malformed identity")
-    body = json.dumps([customer_id, claimed_sender, iat], separators=(",", ":"), ensure_ascii=False)
-    if not hmac.compare_digest(sig, _sign(secret, "identity", body)):
+    if not hmac.compare_digest(sig, _sign(secret, "identity", _identity_body(customer_id, claimed_sender, iat, mid, digest))):
         raise IdentityInvalid("bad signature")
     if claimed_sender != sender:
         raise IdentityInvalid("identity signed for another conversation")
     current = now if now is not None else time.time()
     if not (current - max_age_s <= iat <= current + 60):
         raise IdentityInvalid("identity too old")
-    return Identity(customer_id=customer_id, sender=claimed_sender, iat=iat)
+    if not hmac.compare_digest(digest, message_digest(text)):
+        raise IdentityInvalid("identity signed for another message")
+    return Identity(customer_id=customer_id, sender=claimed_sender, iat=iat, message_id=mid)

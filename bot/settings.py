@@ -13,6 +13,8 @@ from datetime import time
 from functools import lru_cache
 from pathlib import Path
 
+from bot.channel_auth import channel_key
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = ROOT / "var"
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev"}
@@ -153,6 +155,11 @@ class Settings:
     def rasa_api_token(self) -> str:
         """The token for Rasa's HTTP API, derived from the secret (the secret itself never leaves)."""
         return hashlib.sha256(f"walletbot:rasa-api:{self.secret}".encode()).hexdigest()[:40]
+
+    @property
+    def rasa_channel_key(self) -> str:
+        """The key that signs every customer message to Rasa's `walletbot` channel (`bot.channel_auth`)."""
+        return channel_key(self.secret)
 
     @property
     def is_production(self) -> bool:

@@ -16,11 +16,27 @@ from opencc import OpenCC
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"\s+")
+_LINE_BREAKS = frozenset("\n\r\x85\u2028\u2029")
 
 
 @lru_cache(maxsize=1)
 def _t2s() -> OpenCC:
     return OpenCC("t2s")
+
+
+def clean_spaces(text: str) -> str:
+    """Every Unicode space as " " (line and paragraph separators as a newline), every format character
+    (zero-width space, BOM, word joiner, bidi marks: Unicode category Cf) dropped, the ends trimmed.
+    The gateway applies it to every customer message before anything else reads it."""
+    out = []
+    for ch in text:
+        if ch in _LINE_BREAKS:
+            out.append("\n")
+        elif ch.isspace():
+            out.append(" ")
+        elif unicodedata.category(ch) != "Cf":
+            out.append(ch)
+    return "".join(out).strip()
 
 
 @lru_cache(maxsize=4096)

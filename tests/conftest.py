@@ -13,6 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
+def pytest_configure(config) -> None:
+    """A SIGTERM'd test run tears its fixtures down like Ctrl-C: stacks stopped, test databases dropped.
+    (Were the run killed outright, each stack's warden still kills its processes: bot/warden.py.)"""
+    from bot.supervisor import interrupt_on_sigterm
+
+    interrupt_on_sigterm()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -29,6 +37,31 @@ def service_url(name: str) -> str:
     return url
 
 
+def stack_env(workdir: Path, secret: str, **overrides: str | None) -> dict[str, str]:
+    """The environment of a test stack: free ports, a fresh SQLite database in `workdir`, agents on duty
+    all day, rate limits lifted (every test talks from 127.0.0.1), no external services or channels.
+    `overrides` add variables, or remove them when None."""
+    env = {
+        **os.environ,
+        "WALLETBOT_PORT": str(free_port()),
+        "RASA_PORT": str(free_port()),
+        "ACTIONS_PORT": str(free_port()),
+        "DATABASE_URL": f"sqlite:///{workdir / 'walletbot.db'}",
+        "WALLETBOT_SECRET": secret,
+        "PYTHONUNBUFFERED": "1",
+        "WALLETBOT_BUSINESS_HOURS": "00:00-24:00",  # human agents "on duty" whenever the tests run
+        "WALLETBOT_RATE_LIMIT_CUSTOMER_PER_MIN": "1000", "WALLETBOT_RATE_LIMIT_IP_PER_MIN": "10000",
+    }
+    for name in ("RASA_URL", "RASA_URLS", "ACTIONS_URL", "TRACKER_STORE_URL", "LOCK_STORE_URL", "TELEGRAM_TOKEN", "WECHAT_TOKEN"):
+        env.pop(name, None)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """Gateway, Rasa and action server, really started, on free ports with a fresh SQLite database."""
@@ -36,20 +69,10 @@ def stack(tmp_path_factory):
     from bot.settings import load_settings
 
     workdir = tmp_path_factory.mktemp("stack")
-    env = {
-        **os.environ,
-        "WALLETBOT_PORT": str(free_port()),
-        "RASA_PORT": str(free_port()),
-        "ACTIONS_PORT": str(free_port()),
-        "DATABASE_URL": f"sqlite:///{workdir / 'walletbot.db'}",
-        "WALLETBOT_SECRET": "e2e-test-secret-0123456789abcdefghijklmnop",
-        "PYTHONUNBUFFERED": "1",
-        "WALLETBOT_RASA_SESSION_TURNS_MAX": "12",  # exercise the session rollover in every e2e run
-        "WALLETBOT_BUSINESS_HOURS": "00:00-24:00",  # human agents "on duty" whenever the tests run
-        "WALLETBOT_RATE_LIMIT_CUSTOMER_PER_MIN": "1000", "WALLETBOT_RATE_LIMIT_IP_PER_MIN": "10000",  # every test talks from 127.0.0.1
-    }
-    for name in ("TRACKER_STORE_URL", "LOCK_STORE_URL", "TELEGRAM_TOKEN", "WECHAT_TOKEN"):
-        env.pop(name, None)
+    env = stack_env(
+        workdir, "e2e-test-secret-0123456789abcdefghijklmnop",
+        WALLETBOT_RASA_SESSION_TURNS_MAX="12",  # exercise the session rollover in every e2e run
+    )
     settings = load_settings(env)
     from bot.db import upgrade_database
     from bot.db import make_engine, make_session_factory

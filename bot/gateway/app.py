@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from bot.masking import install_log_masking
 from bot.gateway import console
 from bot.gateway.chat import ChatInputRejected, ChatService
 from bot.gateway.hub import Hub
@@ -129,6 +130,7 @@ def _json(body: dict, caller: Caller, status_code: int = 200) -> JSONResponse:
 
 def create_app(settings: Settings | None = None, *, session_factory=None) -> FastAPI:
     settings = settings or get_settings()
+    install_log_masking()  # ID, card and phone numbers masked in every log line, as in transcripts
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -137,7 +139,10 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
             from bot.db import get_session_factory
 
             factory = get_session_factory()
-        rasa = RasaClient(settings.rasa_urls or settings.rasa_url, timeout_s=settings.rasa_timeout_s, auth_token=settings.rasa_api_token)
+        rasa = RasaClient(
+            settings.rasa_urls or settings.rasa_url, timeout_s=settings.rasa_timeout_s,
+            auth_token=settings.rasa_api_token, channel_key=settings.rasa_channel_key,
+        )
         app.state.chat = ChatService(settings, ChatStore(factory), rasa, Hub(), factory)
         app.state.http = httpx.AsyncClient(timeout=2.0)
         app.state.telegram = await start_telegram(settings, app.state.chat, factory)

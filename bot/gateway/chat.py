@@ -9,11 +9,13 @@ hooks in where a reply asks for a human, where Rasa is down, and while a convers
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from starlette.concurrency import run_in_threadpool
@@ -22,13 +24,16 @@ from bot.gateway import clauses
 from bot.gateway.desk import HandoffDesk
 from bot.gateway.hub import Hub
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
-from bot.gateway.secure import SecurePath, looks_like_secret
+from bot.gateway.secure import SecurePath
 from bot.gateway.sessions import SessionKeeper
 from bot.phrases import say
 from bot.handoff import ChatStore, ConversationView, MessageView
 from bot.identity import METADATA_KEY, sign_identity
+from bot.handoff.models import utcnow
 from bot.masking import mask_id_numbers, mask_personal_numbers
+from bot.secret_text import SECRET_REQUEST_WINDOW_S, named_secret, six_digit_runs
 from bot.settings import Settings
+from bot.textnorm import clean_spaces
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +41,12 @@ ACTIONS_HEALTH_TIMEOUT_S = 2.0
 # A transfer request, or a number alone (the answer to "转给谁"): see `numbers_for_rasa`.
 TRANSFER_WORDS = re.compile("转|汇|付|打钱|收款")
 BARE_NUMBER = re.compile(r"\s*(?:收款人|手机号?|钱包号?|卡号|是|给)?[:：\s]*\+?[\d\s-]{7,30}[。.!！]?\s*")
+# Characters that read as a slash: none may start an `/intent` payload.
+SLASHES = "/／∕⁄⧸╱"
 # Control characters (NUL, escapes, C1) and bidi overrides carry no meaning in a chat message; PostgreSQL
 # refuses NUL in text, and an override can make a message read backwards in the agent console.
+# A summary's confirm button: `/affirm{"draft_id": "d-…"}` (see `confirmed_draft`).
+CONFIRM_PAYLOAD = re.compile(r"/affirm(\{.*\})", re.DOTALL)
 CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 Deliver = Callable[[ConversationView, MessageView], Awaitable[None]]
@@ -56,6 +65,13 @@ class Exchange:
     customer_message: MessageView
     replies: list[MessageView]
 
+    @property
+    def outgoing(self) -> list[MessageView]:
+        """What a messenger sends back: a system notice that stood in for the customer's message (a
+        withheld or captured secret), then the replies. Web chat shows both from the API answer."""
+        lead = [self.customer_message] if self.customer_message.sender == "system" else []
+        return lead + self.replies
+
 
 def numbers_for_rasa(text: str) -> str:
     """Personal numbers reach Rasa's tracker (which keeps the raw text) only when they name a transfer's
@@ -68,8 +84,9 @@ def numbers_for_rasa(text: str) -> str:
 
 
 def text_for_rasa(text: str) -> str:
-    """Customer text as Rasa may see it: never an `/intent{...}` payload."""
-    return text.lstrip("/／ \t\r\n")
+    """Customer text as Rasa may see it: never an `/intent{...}` payload. Every Unicode space and format
+    character (U+3000, NBSP, U+2028, U+200B, U+FEFF…) is normalised first, so none can hide a leading slash."""
+    return clean_spaces(text).lstrip(SLASHES + " \n")
 
 
 class ChatService:
@@ -102,7 +119,7 @@ class ChatService:
     def check_text(self, text: object) -> str:
         if not isinstance(text, str):
             raise ChatInputRejected(say("bad_request"))
-        text = CONTROL_CHARS.sub("", text).strip()
+        text = clean_spaces(CONTROL_CHARS.sub("", text))
         if not text:
             raise ChatInputRejected(say("empty_message"))
         if len(text) > self.settings.message_chars_max:
@@ -112,22 +129,39 @@ class ChatService:
     async def append(self, conversation: ConversationView, **fields) -> MessageView:
         return (await self._append_many(conversation, [fields], None))[0]
 
-    def _metadata(self, conversation: ConversationView) -> dict:
+    def _metadata(self, conversation: ConversationView, text: str) -> dict:
+        """The message's metadata: the customer's identity, bound to this one message's `text`."""
         metadata: dict = {"channel": conversation.channel}
         if conversation.customer_id:
             metadata[METADATA_KEY] = sign_identity(
-                self.settings.secret, customer_id=conversation.customer_id, sender=conversation.id
+                self.settings.secret, customer_id=conversation.customer_id, sender=conversation.id, text=text
             )
         return metadata
 
     async def handle_text(self, conversation: ConversationView, text: object) -> Exchange:
         text = self.check_text(text)
-        if conversation.awaiting_secret and looks_like_secret(text):
+        exposed_advice = say("secret_exposed_advice")
+        runs = six_digit_runs(text)  # the one rule of a six-digit secret: `bot.secret_text`
+        run = runs[0] if len(runs) == 1 else None
+        if conversation.awaiting_secret and run is not None:
             # A PIN or code typed into the chat box: checked on the secure path, never stored or forwarded.
+            # In a messenger it stays in the app's history: exposed, so the customer is advised to change it.
             async with self._locks[conversation.id]:
-                replies = await self.secure.submit(conversation, conversation.awaiting_secret, text)
-                notice = await self.append(conversation, sender="system", text=say("secret_captured"))
+                replies = await self.secure.submit(conversation, conversation.awaiting_secret, run)
+                captured = say("secret_captured") + ("" if conversation.channel == "web" else exposed_advice)
+                notice = await self.append(conversation, sender="system", text=captured)
                 return Exchange(notice, replies)
+        asked_since = utcnow() - timedelta(seconds=SECRET_REQUEST_WINDOW_S)
+        if named_secret(text) is not None or (runs and (
+            conversation.awaiting_secret or await run_in_threadpool(self.store.secret_requested_since, conversation.id, asked_since)
+        )):
+            # "密码246810" at any time, or a PIN retyped soon after a request (after a lockout, a cancel), or
+            # two six-digit runs while one is awaited (one may be the PIN): discarded, never stored, forwarded
+            # to Rasa or shown to an agent.
+            log.warning("security event: secret withheld from conversation %s (%s)", conversation.id, conversation.channel)
+            async with self._locks[conversation.id]:
+                notice = await self.append(conversation, sender="system", text=say("secret_withheld") + exposed_advice)
+                return Exchange(notice, [])
         async with self._locks[conversation.id]:
             routed = await self.handoff.route_text(conversation, text)  # with an agent, or writing a ticket
             if routed is not None:
@@ -169,7 +203,7 @@ class ChatService:
     async def _ask_rasa(self, conversation: ConversationView, payload: str) -> list[MessageView]:
         await self.sessions.before_message(conversation.id, busy=bool(conversation.awaiting_secret))
         try:
-            answers = await self.rasa.send(conversation.id, payload, self._metadata(conversation))
+            answers = await self.rasa.send(conversation.id, payload, self._metadata(conversation, payload))
         except RasaUnavailable as exc:
             log.warning("rasa unavailable for conversation %s: %s", conversation.id, exc)
             return await self.handoff.on_bot_unavailable(conversation)
@@ -202,27 +236,39 @@ class ChatService:
         replies: list[MessageView] = []
         pending: list[dict] = []
         awaiting: tuple[str | None, str | None] | None = None  # what the bot now waits for, when that changes
+        shown: str | None = None  # the draft of a summary shown in these answers
         for answer in _merge_custom(answers):
             text = answer.get("text") or ""
             buttons = [b for b in answer.get("buttons") or [] if isinstance(b, dict) and b.get("title")]
             custom = answer.get("custom") if isinstance(answer.get("custom"), dict) else None
+            shown = confirmed_draft(buttons) or shown
             if custom and custom.get("type") == "pin_request" and custom.get("kind") in {"pin", "otp"}:
-                awaiting = (custom["kind"], str(custom.get("draft_id") or ""))
+                # A PIN pays only the draft whose summary the customer saw last, as the ledger describes it.
+                last_shown = shown or (await run_in_threadpool(self.store.get_conversation, conversation.id)).shown_draft_id
+                custom = await self.secure.confirmable(conversation, custom, last_shown)
+                if custom is None:
+                    text, buttons = say("draft_expired"), []
+                else:
+                    awaiting = (custom["kind"], custom["draft_id"])
             elif custom and custom.get("type") == "secret_cancelled":
                 awaiting, custom = (None, None), None
             handoff = custom is not None and custom.get("type") == "handoff"
             if text or buttons or (custom and not handoff):
                 pending.append({"sender": "bot", "text": text, "buttons": buttons, "custom": custom})
             if handoff:  # the desk says what became of the request (queued, or a ticket offered)
-                replies += await self._append_many(conversation, pending, awaiting)
+                replies += await self._append_many(conversation, pending, awaiting, shown)
                 pending, awaiting = [], None
                 replies.extend(await self.handoff.on_handoff_reply(conversation, custom))
         if pending or awaiting is not None:
-            replies += await self._append_many(conversation, pending, awaiting)
+            replies += await self._append_many(conversation, pending, awaiting, shown)
         return replies
 
-    async def _append_many(self, conversation: ConversationView, messages: list[dict], awaiting) -> list[MessageView]:
-        stored = await run_in_threadpool(lambda: self.store.append_many(conversation.id, messages, awaiting=awaiting))
+    async def _append_many(
+        self, conversation: ConversationView, messages: list[dict], awaiting, shown_draft_id: str | None = None
+    ) -> list[MessageView]:
+        stored = await run_in_threadpool(
+            lambda: self.store.append_many(conversation.id, messages, awaiting=awaiting, shown_draft_id=shown_draft_id)
+        )
         for message in stored:
             self.hub.publish(conversation.id, "message", message.public())
         return stored
@@ -234,6 +280,21 @@ class ChatService:
             await self.rasa.append_events(conversation.id, events)
         except RasaUnavailable as exc:
             log.warning("could not update Rasa's tracker for %s: %s", conversation.id, exc)
+
+
+def confirmed_draft(buttons: list[dict]) -> str | None:
+    """The draft a summary's confirm button pays (`/affirm{"draft_id": X}`), or None."""
+    for button in buttons:
+        match = CONFIRM_PAYLOAD.fullmatch(str(button.get("payload") or ""))
+        if match is None:
+            continue
+        try:
+            entities = json.loads(match.group(1))
+        except ValueError:
+            continue
+        if isinstance(entities, dict) and isinstance(entities.get("draft_id"), str) and entities["draft_id"]:
+            return entities["draft_id"]
+    return None
 
 
 def _merge_custom(answers: list[dict]) -> list[dict]:

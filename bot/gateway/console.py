@@ -257,6 +257,7 @@ def ticket_body(ticket: queue.TicketView) -> dict:
         "verified": ticket.customer_id is not None,
         "reason_label": REASON_LABELS.get(ticket.reason, ticket.reason),
         "text": ticket.text,
+        "callback": ticket.callback,  # the number to call back, in clear only here (masked everywhere else)
         "created_at": _iso(ticket.created_at),
         "contact_after": _iso(ticket.contact_after),
     }

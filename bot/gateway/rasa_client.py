@@ -1,4 +1,7 @@
-"""Talking to the Rasa server over its REST channel and HTTP API.
+"""Talking to the Rasa server over its signed `walletbot` channel and its HTTP API.
+
+Customer messages go to `rasa_addons/gateway_channel.py`, each body signed with the channel key
+(`bot.channel_auth`): Rasa refuses a message that is not.
 
 With several replicas (`RASA_URLS`, sharing a SQL tracker store and a Redis lock store) each
 conversation goes to one replica, picked by a stable hash of its id. When that replica cannot be
@@ -11,11 +14,14 @@ Errors: `RasaError > RasaUnavailable` (timeouts, refused connections, 5xx answer
 
 from __future__ import annotations
 
+import json
 import logging
 import zlib
 from collections.abc import Sequence
 
 import httpx
+
+from bot.channel_auth import CHANNEL_PATH, SIGNATURE_HEADER, sign_body
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +41,14 @@ class RasaUnavailable(RasaError):
 
 class RasaClient:
     def __init__(
-        self, base_url: str | Sequence[str], *, timeout_s: float, auth_token: str = "", transport: httpx.AsyncBaseTransport | None = None
+        self, base_url: str | Sequence[str], *, timeout_s: float, auth_token: str = "", channel_key: str = "",
+        transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         if not urls:
             raise ValueError("RasaClient needs at least one Rasa URL")
         self._auth_token = auth_token
+        self._channel_key = channel_key
         self._replicas = [
             httpx.AsyncClient(
                 base_url=url,
@@ -62,7 +70,9 @@ class RasaClient:
 
     async def send(self, sender: str, text: str, metadata: dict) -> list[dict]:
         """The bot's replies to one user message."""
-        return await self._post(sender, "/webhooks/rest/webhook", {"sender": sender, "message": text, "metadata": metadata})
+        body = json.dumps({"sender": sender, "message": text, "metadata": metadata}, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign_body(self._channel_key, body)}
+        return await self._post(sender, CHANNEL_PATH, content=body, headers=headers)
 
     async def parse(self, sender: str, text: str) -> tuple[str, float]:
         """What the NLU reads in a text, without touching any conversation: (intent, confidence)."""
@@ -97,8 +107,10 @@ class RasaClient:
                 raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
         raise RasaUnavailable(f"no Rasa replica reachable: {type(unreachable).__name__}: {unreachable}") from unreachable
 
-    async def _post(self, sender: str, path: str, body: dict | list, params: dict | None = None):
-        response = await self._request(sender, "POST", path, json=body, params=params)
+    async def _post(self, sender: str, path: str, body: dict | list | None = None, params: dict | None = None, **kwargs):
+        if body is not None:
+            kwargs["json"] = body
+        response = await self._request(sender, "POST", path, params=params, **kwargs)
         if response.status_code >= 400:
             raise RasaUnavailable(f"Rasa answered {response.status_code}")
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +18,9 @@ from bot.db import get_session_factory
 from bot.handoff import ConversationView, MessageView
 from bot.parsing import format_yuan
 from bot.phrases import say
+from bot.secret_text import exact_secret
 from bot.wallet import (
+    DraftView,
     OtpResendLimitReached,
     OtpResendTooSoon,
     OutboxSmsSender,
@@ -37,9 +38,9 @@ from bot.wallet import (
     verify_pin,
 )
 from bot.wallet.messages import describe
+from bot.wallet.services import OPEN_DRAFT_STATUSES
 
 log = logging.getLogger(__name__)
-SECRET_FORMAT = re.compile(r"^\d{6}$")
 
 
 class SecretRejected(Exception):
@@ -61,8 +62,14 @@ def done_text(receipt: ReceiptView) -> str:
     )
 
 
+def draft_summary(draft: DraftView) -> str:
+    """What the PIN sheet says it confirms: the ledger's amount and recipient."""
+    return say("pin_sheet_summary", recipient=draft.recipient_display, amount=format_yuan(draft.amount_fen))
+
+
 def looks_like_secret(text: str) -> bool:
-    return bool(SECRET_FORMAT.match(text.strip()))
+    """The whole text is a six-digit PIN or SMS code (the one definition: `bot.secret_text`)."""
+    return exact_secret(text) is not None
 
 
 class SecurePath:
@@ -82,7 +89,8 @@ class SecurePath:
         recovered = await self.recover(conversation)
         if recovered is not None:
             return recovered
-        if not looks_like_secret(value):
+        value = exact_secret(value)  # full-width digits count as the same PIN, not as a wrong one
+        if value is None:
             raise SecretRejected(say("secret_format"))
         customer_id, draft_id = conversation.customer_id, conversation.awaiting_draft_id
         try:
@@ -108,6 +116,31 @@ class SecurePath:
             log.info("secure path refused for conversation %s: %s", conversation.id, type(error).__name__)
             return await self._finish(conversation, describe(error))
         return await self._finish(conversation, done_text(receipt))
+
+    async def confirmable(self, conversation: ConversationView, request: dict, shown_draft_id: str | None) -> dict | None:
+        """Rasa's PIN request, checked and filled from the ledger; None when it must be refused.
+
+        A PIN confirms only the draft whose summary the gateway showed the customer last, so a request
+        for any other draft (a replayed or forged turn, a superseded summary) is refused and logged as a
+        security event. The sheet's `summary` (amount and recipient) is the ledger's, never Rasa's text.
+        """
+        draft_id = str(request.get("draft_id") or "")
+        customer_id = conversation.customer_id
+        if not customer_id or not draft_id or draft_id != shown_draft_id:
+            log.warning(
+                "security event: conversation %s: PIN requested for draft %r, but the customer was shown %r",
+                conversation.id, draft_id, shown_draft_id,
+            )
+            return None
+        try:
+            draft = await run_in_threadpool(lambda: get_draft(self._uow(), customer_id=customer_id, draft_id=draft_id))
+        except WalletError as error:
+            log.warning("security event: conversation %s: PIN requested for draft %r: %s", conversation.id, draft_id, type(error).__name__)
+            return None
+        if draft.status not in OPEN_DRAFT_STATUSES:
+            log.info("conversation %s: PIN requested for draft %s, which is %s", conversation.id, draft_id, draft.status)
+            return None
+        return {**request, "draft_id": draft_id, "summary": draft_summary(draft)}
 
     async def resend_otp(self, conversation: ConversationView) -> list[MessageView]:
         """The customer's "重新获取验证码": a fresh code for the same draft, within the resend limits."""
@@ -167,6 +200,13 @@ class SecurePath:
         An SMS code request names the masked phone and when the customer may ask for a new code."""
         await run_in_threadpool(self.chat.store.set_awaiting, conversation.id, secret=kind, draft_id=conversation.awaiting_draft_id)
         custom: dict = {"type": "pin_request", "kind": kind, "draft_id": conversation.awaiting_draft_id}
+        customer_id, draft_id = conversation.customer_id, conversation.awaiting_draft_id
+        if customer_id and draft_id:  # the sheet keeps saying what it confirms, from the ledger
+            try:
+                draft = await run_in_threadpool(lambda: get_draft(self._uow(), customer_id=customer_id, draft_id=draft_id))
+                custom["summary"] = draft_summary(draft)
+            except WalletError:
+                pass
         if error:
             custom["error"] = text
         if phone is not None:

@@ -46,7 +46,8 @@ from telegram.ext import (
 from bot.binding import BIND_CODE_DIGITS, BindAttemptsExceeded, BindCodeInvalid, Binder
 from bot.dedupe import Deduper
 from bot.gateway.chat import ChatInputRejected, ChatService
-from bot.gateway.secure import SecretRejected, looks_like_secret
+from bot.gateway.secure import SecretRejected
+from bot.secret_text import named_secret, six_digit_runs
 from bot.handoff import ButtonNotFound, ConversationView, MessageView
 from bot.phrases import say
 from bot.settings import Settings
@@ -319,7 +320,7 @@ class TelegramChannel:
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         conversation = await self.conversation_for(update)
-        if conversation.awaiting_secret and looks_like_secret(message.text):
+        if named_secret(message.text) or (conversation.awaiting_secret and six_digit_runs(message.text)):
             await self._delete(message)  # first: a PIN stays on screen no longer than it must
         await self._exchange(message.chat_id, self.chat.handle_text(conversation, message.text))
 
@@ -374,7 +375,7 @@ class TelegramChannel:
         except ButtonNotFound:
             await self.say(chat_id, "button_expired")
             return
-        for reply in exchange.replies:
+        for reply in exchange.outgoing:
             await self.send(chat_id, reply)
 
     async def _delete(self, message: Message) -> None:

@@ -76,7 +76,7 @@ SEND_RETRY_PAUSE_S = 0.5
 SHUTDOWN_WAIT_S = 5.0
 TOKEN_ERRCODES = {40001, 40014, 42001}  # invalid, malformed or expired access token
 
-BIND = re.compile(r"^(?:/bind|绑定)\s*(\d{6})$", re.IGNORECASE)
+BIND = re.compile(r"^(?:/bind|绑定)\s*([0-9]{6})$", re.IGNORECASE)  # ASCII digits only, as every six-digit code
 BIND_ATTEMPT = re.compile(r"^(?:/bind|绑定\s*\d+$)", re.IGNORECASE)  # a mistyped code is not stored either
 UNBIND = {"/unbind", "解绑"}
 OPTION_SENDERS = ("bot", "system")  # whose latest message's buttons a bare number picks
@@ -418,7 +418,7 @@ class WeChatChannel:
             return error.reply
         except ButtonNotFound:
             return say("button_expired")
-        return render(exchange.replies)
+        return render(exchange.outgoing)
 
     async def conversation_for(self, openid: str) -> ConversationView:
         customer_id = await run_in_threadpool(self.binder.customer_for, CHANNEL, openid)

@@ -30,6 +30,8 @@ class Conversation(Base):
     # The secure path: which secret ("pin" or "otp") the bot asked for, and for which transfer draft.
     awaiting_secret: Mapped[str | None] = mapped_column(String(8), nullable=True)
     awaiting_draft_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The draft whose summary (with its confirm button) the customer last saw: the only one a PIN may pay.
+    shown_draft_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
@@ -124,7 +126,8 @@ class Ticket(Base):
     customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="offered")  # offered|writing|open|closed|declined
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")  # masked, like the transcript
+    callback_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)  # the number to call back, sealed (bot.sealing)
     contact_after: Mapped[datetime] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

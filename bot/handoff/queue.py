@@ -39,7 +39,8 @@ from bot.handoff.errors import (
 )
 from bot.handoff.models import Agent, ChatMessage, Conversation, Handoff, HandoffNote, Ticket
 from bot.handoff.store import ConversationNotFound
-from bot.masking import mask_personal_numbers
+from bot.masking import mask_personal_numbers, mobile_numbers
+from bot.sealing import seal, unseal
 from bot.settings import Settings
 from bot.wallet.models import AuditEntry, Customer
 from bot.wallet.uow import UnitOfWork
@@ -96,6 +97,7 @@ class TicketView:
     contact_after: datetime
     created_at: datetime
     after_hours: bool
+    callback: str | None = None  # the number the customer left, in clear: only in the agents' ticket list
 
 
 @dataclass(frozen=True)
@@ -203,10 +205,12 @@ def _view(session: Session, row: Handoff) -> HandoffView:
     )
 
 
-def _ticket_view(row: Ticket) -> TicketView:
+def _ticket_view(row: Ticket, *, secret: str | None = None) -> TicketView:
+    """With the `secret`, the view carries the callback number unsealed (the ticket itself, for agents)."""
     return TicketView(
         row.id, row.conversation_id, row.channel, row.customer_id, row.reason, row.status, row.text,
         row.contact_after, row.created_at, row.contact_after > row.created_at,
+        unseal(secret, row.callback_sealed) if secret else None,
     )
 
 
@@ -392,6 +396,8 @@ def leave_message(uow: UnitOfWork, *, conversation_id: str, text: str, now: date
         if row is None:
             return None
         row.text, row.status = mask_personal_numbers(text)[:TICKET_CHARS_MAX], "open"
+        callbacks = mobile_numbers(text)  # masked in the text and the transcript; kept, sealed, to call back
+        row.callback_sealed = seal(uow.settings.secret, callbacks[0]) if callbacks else None
         view = _ticket_view(row)
         uow.commit()
         return view
@@ -638,7 +644,7 @@ def release_agent(uow: UnitOfWork, *, agent_id: int, now: datetime | None = None
 def list_tickets(uow: UnitOfWork, *, status: str = "open", limit: int = 100) -> list[TicketView]:
     with uow:
         rows = uow.session.scalars(select(Ticket).where(Ticket.status == status).order_by(Ticket.id).limit(min(limit, QUEUE_LIST_MAX))).all()
-        return [_ticket_view(row) for row in rows]
+        return [_ticket_view(row, secret=uow.settings.secret) for row in rows]
 
 
 def close_ticket(uow: UnitOfWork, *, ticket_id: int, agent_id: int, now: datetime | None = None) -> TicketView:
@@ -651,6 +657,6 @@ def close_ticket(uow: UnitOfWork, *, ticket_id: int, agent_id: int, now: datetim
             raise TicketNotFound(ticket_id)
         row.status, row.closed_at, row.closed_by = "closed", at, agent.id
         audit(session, actor=actor(agent.username), action="ticket_closed", target=row.conversation_id, details={"ticket_id": row.id}, now=at)
-        view = _ticket_view(row)
+        view = _ticket_view(row, secret=uow.settings.secret)
         uow.commit()
         return view

@@ -49,6 +49,7 @@ class ConversationView:
     state: str
     awaiting_secret: str | None = None
     awaiting_draft_id: str | None = None
+    shown_draft_id: str | None = None  # the draft whose summary the customer last saw
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ def _iso(moment: datetime) -> str:
 
 def _conversation_view(row: Conversation) -> ConversationView:
     return ConversationView(
-        row.id, row.channel, row.external_id, row.customer_id, row.state, row.awaiting_secret, row.awaiting_draft_id
+        row.id, row.channel, row.external_id, row.customer_id, row.state, row.awaiting_secret, row.awaiting_draft_id,
+        row.shown_draft_id,
     )
 
 
@@ -168,17 +170,22 @@ class ChatStore:
         return self.append_many(conversation_id, [{"sender": sender, "text": text, "buttons": buttons, "custom": custom}])[0]
 
     def append_many(
-        self, conversation_id: str, messages: list[dict], *, awaiting: tuple[str | None, str | None] | None = None
+        self, conversation_id: str, messages: list[dict], *, awaiting: tuple[str | None, str | None] | None = None,
+        shown_draft_id: str | None = None,
     ) -> list[MessageView]:
         """Append messages (each: sender, text, optional buttons and custom) in one transaction; with
-        `awaiting` (secret kind, draft id), also set what the bot now waits for, as `set_awaiting` does."""
+        `awaiting` (secret kind, draft id), also set what the bot now waits for, as `set_awaiting` does;
+        with `shown_draft_id`, remember it as the draft whose summary the customer saw last."""
         rows = [_message_row(conversation_id, **message) for message in messages]
         with self._sessions() as session:
-            if awaiting is not None:
+            if awaiting is not None or shown_draft_id is not None:
                 conversation = session.get(Conversation, conversation_id)
                 if conversation is None:
                     raise ConversationNotFound(conversation_id)
-                conversation.awaiting_secret, conversation.awaiting_draft_id = awaiting
+                if awaiting is not None:
+                    conversation.awaiting_secret, conversation.awaiting_draft_id = awaiting
+                if shown_draft_id is not None:
+                    conversation.shown_draft_id = shown_draft_id
                 conversation.updated_at = utcnow()
             session.add_all(rows)
             session.commit()
@@ -193,6 +200,17 @@ class ChatStore:
                 .limit(min(limit, MESSAGES_PAGE_MAX))
             ).all()
             return [_message_view(row) for row in rows]
+
+    def secret_requested_since(self, conversation_id: str, since: datetime) -> bool:
+        """Whether the bot asked this conversation for a PIN or SMS code at or after `since`."""
+        with read_only_session(self._sessions) as session:
+            customs = session.scalars(
+                select(ChatMessage.custom)
+                .where(ChatMessage.conversation_id == conversation_id, ChatMessage.sender == "bot", ChatMessage.created_at >= since)
+                .order_by(ChatMessage.id.desc())
+                .limit(MESSAGES_PAGE_MAX)
+            ).all()
+            return any(isinstance(custom, dict) and custom.get("type") == "pin_request" for custom in customs)
 
     def set_awaiting(self, conversation_id: str, *, secret: str | None, draft_id: str | None) -> None:
         """Remember that the bot asked for a PIN or SMS code (or, with None, that it no longer does)."""

@@ -16,15 +16,15 @@ from zoneinfo import ZoneInfo
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from bot.secret_text import SECRET_DIGITS_LEN, is_secret_format
 from bot.settings import Settings
 
 BANK_TZ = ZoneInfo("Asia/Shanghai")
-PIN_DIGITS = 6
-OTP_DIGITS = 6
+PIN_DIGITS = OTP_DIGITS = SECRET_DIGITS_LEN  # one definition of a six-digit secret: bot.secret_text
 
 
 def is_pin_format(pin: str) -> bool:
-    return isinstance(pin, str) and len(pin) == PIN_DIGITS and pin.isascii() and pin.isdigit()
+    return is_secret_format(pin)
 
 
 @lru_cache(maxsize=8)
@@ -68,7 +68,7 @@ def hash_otp(secret: str, challenge_id: str, code: str) -> str:
 
 
 def otp_matches(secret: str, challenge_id: str, code_hash: str, code: str) -> bool:
-    if not (isinstance(code, str) and code.isascii() and code.isdigit() and len(code) == OTP_DIGITS):
+    if not is_secret_format(code):
         return False
     return hmac.compare_digest(hash_otp(secret, challenge_id, code), code_hash)
 

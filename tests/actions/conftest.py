@@ -47,7 +47,7 @@ class Conversation:
     def tracker(self, text: str, intent: str, entities: list[dict] | None = None) -> Tracker:
         metadata = {"channel": "web"}
         if self.customer_id:
-            metadata[METADATA_KEY] = sign_identity(SECRET, customer_id=self.customer_id, sender=SENDER, now=time.time())
+            metadata[METADATA_KEY] = sign_identity(SECRET, customer_id=self.customer_id, sender=SENDER, text=text, now=time.time())
         latest = {"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": entities or [], "metadata": metadata}
         return Tracker(SENDER, dict(self.slots), latest, [], False, None, {}, "action_listen")
 

@@ -43,7 +43,7 @@ FAQ_REPLY = [{"recipient_id": "x", "text": "数字钱包是本行推出的手机
 
 @dataclass
 class FakeRasa:
-    """Answers `/webhooks/rest/webhook` with the next scripted reply; records every call."""
+    """Answers `/webhooks/walletbot/webhook` with the next scripted reply; records every call."""
 
     replies: list[list[dict]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
@@ -51,7 +51,7 @@ class FakeRasa:
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content or b"null")
-        if request.url.path == "/webhooks/rest/webhook":
+        if request.url.path == "/webhooks/walletbot/webhook":
             self.messages.append(body["message"])
             return httpx.Response(200, json=self.replies.pop(0) if self.replies else FAQ_REPLY)
         if request.url.path.endswith("/tracker/events"):
@@ -256,7 +256,10 @@ def test_while_queued_the_customers_messages_never_reach_rasa(client):
     customer = Customer(client, "demo-zhangsan")
     customer.asks_for_a_human()
     reply = customer.say("我的钱被盗刷了，快帮我看看")
-    assert reply["messages"] == [] and reply["customer_message"]["sender"] == "customer"
+    # The gateway acknowledges the message and says where the customer stands (issue 9); Rasa never sees it.
+    [ack] = reply["messages"]
+    assert ack["sender"] == "system" and "客服接入后会看到" in ack["text"] and "下一位" in ack["text"]
+    assert reply["customer_message"]["sender"] == "customer"
     assert client.rasa.messages == ["转人工"]
 
 
@@ -539,3 +542,17 @@ def test_a_gateway_talk_to_a_person_button_queues_the_customer_without_rasa(clie
     reply = customer.click(offer.public(), "转人工")["messages"][-1]
     assert reply["text"].startswith("正在为您转接人工客服") and client.rasa.messages == []
     assert Agent(client, "agent2").get("/api/agent/queue").json()["waiting"][0]["reason"] == "bot_unavailable"
+
+
+def test_a_tickets_callback_number_is_in_clear_on_the_ticket_and_masked_everywhere_else(client):
+    customer = Customer(client, "demo-zhangsan")
+    offer = customer.asks_for_a_human()["messages"][-1]
+    customer.click(offer, "我要留言")
+    customer.say("钱被扣了，请回电 +86 138-1234-5678")
+    agent = Agent(client, "agent1")
+    [ticket] = agent.get("/api/agent/tickets").json()["tickets"]
+    assert ticket["callback"] == "13812345678"
+    assert ticket["text"] == "钱被扣了，请回电 +86 138****5678"
+    transcript = agent.get(f"/api/agent/conversations/{ticket['conversation_id']}").json()
+    assert "13812345678" not in str(transcript) and "1234-5678" not in str(transcript)
+    assert "1234-5678" not in str(customer.history())

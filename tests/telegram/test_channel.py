@@ -67,7 +67,7 @@ def test_a_pin_request_asks_for_the_digits_in_the_chat_instead_of_the_keypad():
     assert text_for_telegram(prompt) == say("telegram_pin_hint")
     wrong = bot_message(say("pin_wrong", attempts_left=4), custom={"type": "pin_request", "kind": "pin"})
     assert text_for_telegram(wrong) == say("pin_wrong", attempts_left=4) + "\n" + say("telegram_pin_hint")
-    otp = bot_message(say("otp_sent", phone="138****8000"), custom={"type": "pin_request", "kind": "otp"})
+    otp = bot_message(say("otp_sent", phone="138****8000", minutes=5), custom={"type": "pin_request", "kind": "otp"})
     assert text_for_telegram(otp).endswith(say("telegram_otp_hint"))
 
 

@@ -14,7 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-DELAYED_PATH = "/webhooks/rest/webhook"
+from bot.channel_auth import CHANNEL_PATH, SIGNATURE_HEADER
+
+DELAYED_PATH = CHANNEL_PATH
 
 
 class SlowRasaProxy:
@@ -34,7 +36,10 @@ class SlowRasaProxy:
                     f"{self.target_url}{request.url.path}",
                     params=request.query_params,
                     content=body,
-                    headers={"Content-Type": request.headers.get("content-type", "application/json")},
+                    headers={
+                        "Content-Type": request.headers.get("content-type", "application/json"),
+                        SIGNATURE_HEADER: request.headers.get(SIGNATURE_HEADER, ""),  # the gateway's, passed on
+                    },
                 )
         except httpx.HTTPError:
             return Response(status_code=502)  # Rasa is still starting

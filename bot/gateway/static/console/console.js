@@ -394,6 +394,7 @@
         h("span", { class: "wait" }, shortWhen(ticket.created_at))),
       h("div", { class: "qcard-mid" }, h("span", {}, str(ticket.reason_label))),
       h("div", { class: "ticket-text" }, str(ticket.text) || "（空）"),
+      ticket.callback ? h("div", { class: "ticket-callback" }, "回电号码：" + str(ticket.callback)) : null,
       h("div", { class: "ticket-foot" }, h("span", {}, "约定联系：" + (shortWhen(ticket.contact_after) || "尽快")), close),
     );
     card.addEventListener("click", () => openConversation(ticket.conversation_id));
