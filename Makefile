@@ -20,7 +20,7 @@ MODEL_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) $(wi
 export WALLETBOT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export WALLETBOT_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: help setup run run-scaled train test test-fast bench clean
+.PHONY: help setup run run-scaled train test test-fast bench conversations clean
 
 help:
 	@echo "make run    set up what is missing, then start gateway, Rasa and action server"
@@ -28,6 +28,7 @@ help:
 	@echo "make train  train the Rasa model when data or config changed"
 	@echo "make bench  run the benchmarks (figures in var/bench/)"
 	@echo "make run-scaled  two Rasa servers on PostgreSQL + Redis behind one gateway (README: Scale-out)"
+	@echo "make conversations  play the conversation corpus (CONVERSATIONS_ARGS=\"--point 3 --channel web\")"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON311) -m venv $(VENV)
@@ -88,6 +89,11 @@ test: setup $(MODEL) $(BROWSER_DEPS)
 # With the scale-out layout too (PostgreSQL and Redis, as for `make test`); BENCH_ARGS adds options.
 bench: setup $(MODEL)
 	$(VENV)/bin/python -m bench --scaled $(BENCH_ARGS)
+
+# The conversation corpus (tests/conversations/FORMAT.md) on its own stack, without pytest; the report
+# goes to tests/artifacts/conversations/. CONVERSATIONS_ARGS filters: --point N, --id ID, --channel web.
+conversations: setup $(MODEL)
+	$(VENV)/bin/python -m tests.conversations $(CONVERSATIONS_ARGS)
 
 clean:
 	rm -rf models var/log var/bench

@@ -18,11 +18,12 @@ from actions.account import (  # noqa: F401  (Rasa SDK registers every Action su
     ActionCheckTransactions,
     ActionReportFraud,
     ActionReportLocked,
+    asks_history,
     freeze_now,
     offer_freeze,
 )
 from actions.common import customer_of, entity_value, latest_entities, latest_intent, latest_text, uow
-from actions.transfer import ActionTransfer, TransferTurn, in_transfer, open_draft, reset_events, wants_transfer_news  # noqa: F401
+from actions.transfer import ActionTransfer, TransferTurn, in_transfer, open_draft, reset_events, transfer_news, transfer_override  # noqa: F401
 from bot import cues
 from bot import phrases as replies
 from bot.knowledge import UnknownEntry, get_knowledge_base
@@ -43,6 +44,9 @@ class ActionAnswerFaq(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         kb = get_knowledge_base()
         text = latest_text(tracker)
+        override = transfer_override(dispatcher, tracker, domain)  # "多转点，改1000" read as a question
+        if override is not None:
+            return override
         entities = latest_entities(tracker)
         previous = tracker.get_slot("last_faq_id")
         if previous and cues.match("still_failing", text):
@@ -56,13 +60,17 @@ class ActionAnswerFaq(Action):
             except UnknownEntry:
                 entry = None
         if entry is None and previous:
-            entry = follow_up(kb, str(previous), text)
+            entry = follow_up(kb, str(previous), text) or same_topic(kb, str(previous), text)
+        if entry is None and cues.match("lost_phone", text):
+            entry = kb.get(LOST_PHONE_ENTRY)  # safety first: the steps and the freeze offer, whatever the wording
         if entry is None:
             hit = kb.lookup(text, intent=latest_intent(tracker), entities=entities)
             entry = hit.entry if hit else None
         if entry is None:
             dispatcher.utter_message(text=replies.say("faq_missing"), buttons=human_buttons())
             return [SlotSet("fallback_streak", 0.0), SlotSet("pending_offer", "human")]
+        if cues.match("complaint", text) and entry.intent != "complain":
+            dispatcher.utter_message(text=replies.say("complaint_sorry"))  # "投诉！扣了我两次钱": sorry first
         if entry.offer == "freeze" and customer_of(tracker) is not None:
             dispatcher.utter_message(text=entry.answer)
             return [*offer_freeze(dispatcher), SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id)]
@@ -70,11 +78,24 @@ class ActionAnswerFaq(Action):
             dispatcher.utter_message(text=entry.answer, buttons=human_buttons())
             return [SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id), SlotSet("pending_offer", "human")]
         dispatcher.utter_message(text=entry.answer)
-        return [SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id)]
+        return [SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id), SlotSet("last_topic", None)]
 
 
+LOST_PHONE_ENTRY = "security_lost_phone"
 STEP_NUMBER = re.compile(r"第\s*([一二三四五六七八九1-9])\s*(?:步|个步骤|点|条)")
 STEP_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def same_topic(kb, previous_id: str, text: str):
+    """"那充值呢" right after the withdrawal fee: the same topic's entry for the new word, if one matches."""
+    if not cues.match("ellipsis", text):
+        return None
+    try:
+        previous = kb.get(previous_id)
+    except UnknownEntry:
+        return None
+    hit = kb.lookup(text, intent=previous.intent)
+    return hit.entry if hit and hit.entry.id != previous.id else None
 
 
 def follow_up(kb, previous_id: str, text: str):
@@ -154,7 +175,7 @@ class ActionComplain(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         text = latest_text(tracker)
         hit = get_knowledge_base().lookup(text, intent="complain")
-        if cues.match("wants_person", text):
+        if entity_value(tracker, "person") or cues.match("wants_person", text):
             dispatcher.utter_message(text=replies.say("complaint_sorry"))
             return hand_over(dispatcher, tracker, "complaint")
         dispatcher.utter_message(text=hit.answer if hit else replies.say("complaint_sorry"), buttons=human_buttons())
@@ -169,13 +190,22 @@ class ActionHandleFallback(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         text = latest_text(tracker)
+        override = transfer_override(dispatcher, tracker, domain)
+        if override is not None:
+            return override
         customer_id = customer_of(tracker)
-        if customer_id and wants_transfer_news(tracker):
+        if customer_id and transfer_news(tracker, customer_id, may_start=True):
             return TransferTurn(dispatcher, tracker, customer_id).play()
+        if tracker.get_slot("last_faq_id") and STEP_NUMBER.search(text):
+            return ActionAnswerFaq().run(dispatcher, tracker, domain)
         if cues.match("asked_for_secret", text):
             return answer_safety(dispatcher, tracker)
         if cues.match("wants_person", text) and not cues.match("asks_about_service", text):
             return hand_over(dispatcher, tracker, "customer_request")
+        if cues.match("lost_phone", text):
+            return ActionAnswerFaq().run(dispatcher, tracker, domain)
+        if customer_id and asks_history(tracker):
+            return ActionCheckTransactions().run(dispatcher, tracker, domain)
         kb = get_knowledge_base()
         streak = int(tracker.get_slot("fallback_streak") or 0)
         if cues.match("still_failing", text):
@@ -246,3 +276,45 @@ class ActionResolveOffer(Action):
         else:
             dispatcher.utter_message(text=replies.say("anything_else"))
         return [SlotSet("pending_offer", None)]
+
+
+class ActionOutOfScope(Action):
+    """Not ours: say what we can do and offer a person — unless it names a payee and an amount."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        override = transfer_override(dispatcher, tracker, domain)
+        if override is not None:
+            return override
+        customer_id = customer_of(tracker)
+        if customer_id and transfer_news(tracker, customer_id, may_start=True):
+            return TransferTurn(dispatcher, tracker, customer_id).play()
+        if tracker.get_slot("last_faq_id") and STEP_NUMBER.search(latest_text(tracker)):
+            return ActionAnswerFaq().run(dispatcher, tracker, domain)  # "那第二步呢"
+        if cues.match("lost_phone", latest_text(tracker)):
+            return ActionAnswerFaq().run(dispatcher, tracker, domain)
+        if customer_id and asks_history(tracker):
+            return ActionCheckTransactions().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(text=replies.say("out_of_scope"), buttons=human_buttons())
+        return [SlotSet("pending_offer", "human")]
+
+
+class ActionSmallTalk(Action):
+    """Hello, thanks, goodbye, "are you a robot": the domain's response for the intent — unless a transfer
+    is in progress and the message is really about it ("还是300吧，不好意思" read as a greeting)."""
+
+    def name(self) -> str:
+        return "action_small_talk"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        override = transfer_override(dispatcher, tracker, domain)
+        if override is not None:
+            return override
+        if tracker.get_slot("last_faq_id") and STEP_NUMBER.search(latest_text(tracker)):
+            return ActionAnswerFaq().run(dispatcher, tracker, domain)  # "那第二步呢" is no goodbye
+        if cues.match("lost_phone", latest_text(tracker)):
+            return ActionAnswerFaq().run(dispatcher, tracker, domain)  # a lost phone, whatever the model heard
+        dispatcher.utter_message(text=replies.say(f"small_talk_{latest_intent(tracker)}"))
+        return []

@@ -23,6 +23,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import customer_of, entity_value, latest_intent, latest_text, reader, refuse_anonymous, uow
+from actions.history import ActionCheckTransactions, asks_history
 from bot import cues, phrases
 from bot.parsing import format_yuan, read_amount, to_fen
 from bot.settings import get_settings
@@ -44,13 +45,19 @@ OPEN_DRAFT = ("draft", "confirmed")
 FAILURES_MAX = 2
 AMBIGUOUS_SCORE_GAP = 8  # recipient match scores are 0..100
 DUPLICATE_WINDOW_S = 600
+BARE_OPTION = re.compile(r"^\s*[0-9]{1,2}\s*$")
 BARE_ANSWER_PREFIXES = re.compile(r"^(?:收款人是|收款人|转账给|转给|给|是|就|转)")
 BARE_ANSWER_NOISE = " ,.。，!！?？~～吧呀啊哦嗯的了"
 
 
+def payees_in(customer_id: str, text: str) -> list:
+    """The saved recipients, phones or wallet numbers a sentence names (我妈 counts as 妈妈)."""
+    return find_recipients_in_text(reader(), customer_id, text, also_called=cues.also_called())
+
+
 def reset_events() -> list:
     """Forget every trace of a transfer in the dialogue (the ledger keeps its own record)."""
-    return [SlotSet(name, None) for name in TRANSFER_SLOTS] + [SlotSet("pending_offer", None)]
+    return [SlotSet(name, None) for name in TRANSFER_SLOTS] + [SlotSet("pending_offer", None), SlotSet("last_topic", None)]
 
 
 def open_draft(tracker: Tracker, customer_id: str) -> DraftView | None:
@@ -78,6 +85,36 @@ def summary_buttons(draft_id: str) -> list[dict[str, str]]:
     ]
 
 
+class ActionCancel(Action):
+    """Stop whatever is running: a transfer being put together, or a summary awaiting confirmation or PIN.
+
+    The cancel button of a summary names its draft: pressed on a summary that a correction replaced,
+    it says so and leaves the newer one alone.
+    """
+
+    def name(self) -> str:
+        return "action_cancel"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        customer_id = customer_of(tracker)
+        draft = open_draft(tracker, customer_id) if customer_id else None
+        pressed = entity_value(tracker, "draft_id")
+        if pressed and (draft is None or draft.draft_id != pressed):
+            dispatcher.utter_message(text=phrases.say("draft_expired"))
+            return []
+        if draft is not None and not pressed and cues.match("hold_on", latest_text(tracker)):
+            dispatcher.utter_message(text=phrases.say("transfer_hold"))  # "等一下" is a pause, not a no
+            return []
+        if draft is not None and customer_id:
+            try:
+                cancel_draft(uow(), customer_id=customer_id, draft_id=draft.draft_id)
+            except WalletError:
+                pass  # executed or expired meanwhile: the ledger knows; nothing to undo here
+        busy = draft is not None or tracker.get_slot("transfer_step")
+        dispatcher.utter_message(text=phrases.say("transfer_cancelled" if busy else "cancelled"), json_message={"type": "secret_cancelled"})
+        return reset_events()
+
+
 class ActionTransfer(Action):
     """Every message of a transfer conversation: a request, a bare answer, a correction."""
 
@@ -89,7 +126,14 @@ class ActionTransfer(Action):
         if customer_id is None:
             refuse_anonymous(dispatcher)
             return reset_events()
+        if tracker.get_slot("last_topic") == "balance" and not in_transfer(tracker) and cues.match("ellipsis", latest_text(tracker)):
+            dispatcher.utter_message(text=phrases.say("balance_own_only"))  # "那李四的呢" after a balance
+            return []
+        if not in_transfer(tracker) and cues.match("incoming_money", latest_text(tracker)):
+            return ActionCheckTransactions().run(dispatcher, tracker, domain)  # money coming in is never a transfer out
         if latest_intent(tracker) == "inform" and not in_transfer(tracker) and not names_money_or_payee(tracker, customer_id):
+            if asks_history(tracker):
+                return ActionCheckTransactions().run(dispatcher, tracker, domain)
             dispatcher.utter_message(text=phrases.say("inform_without_context"))
             return []
         return TransferTurn(dispatcher, tracker, customer_id).play()
@@ -100,7 +144,7 @@ def names_money_or_payee(tracker: Tracker, customer_id: str) -> bool:
     text = latest_text(tracker)
     if entity_value(tracker, "recipient_wallet_id") or read_amount(text).kind != "none":
         return True
-    return bool(find_recipients_in_text(reader(), customer_id, text))
+    return bool(payees_in(customer_id, text))
 
 
 class TransferTurn:
@@ -126,6 +170,8 @@ class TransferTurn:
     # ── reading the message ─────────────────────────────────────────────────────────────────
 
     def play(self) -> list:
+        if self.draft is not None and BARE_OPTION.match(self.text):
+            return self._show_summary_again()  # "1" under a summary picks an option, never an amount of ¥1
         recipient_news = self._read_recipient()
         amount_news = self._read_amount()
         if recipient_news == "stop" or amount_news == "stop":
@@ -166,7 +212,7 @@ class TransferTurn:
         if chosen and chosen.isdigit():
             self.recipient_id = int(chosen)
             return True
-        candidates = find_recipients_in_text(reader(), self.customer_id, self.text)
+        candidates = payees_in(self.customer_id, self.text)
         if not candidates:
             named = entity_value(self.tracker, "recipient")
             if named:
@@ -298,9 +344,37 @@ class TransferTurn:
         return [*self.events, *reset_events(), SlotSet("draft_id", draft.draft_id), SlotSet("pending_offer", "transfer")]
 
 
-def wants_transfer_news(tracker: Tracker) -> bool:
-    """A message that continues a transfer in progress: it states an amount or corrects the summary."""
-    if not in_transfer(tracker):
+def transfer_news(tracker: Tracker, customer_id: str | None, *, may_start: bool) -> bool:
+    """Whether a message the model put elsewhere belongs to the transfer conversation after all.
+
+    In a transfer, a message that states an amount or names a payee and corrects ("多转点，改1000") or
+    answers the question asked, or is short. Outside one (`may_start`, for messages the model could not
+    place), a message that names both a saved payee and an exact amount ("王五 100 借他吃饭").
+    """
+    if customer_id is None:
         return False
     text = latest_text(tracker)
-    return read_amount(text).kind != "none" or cues.match("correction", text) or tracker.get_slot("transfer_step") is not None
+    reading = read_amount(text)
+    if in_transfer(tracker):
+        if reading.kind == "none" and not payees_in(customer_id, text):
+            return False
+        return bool(cues.match("correction", text) or tracker.get_slot("transfer_step") or len(text) <= 12)
+    return may_start and reading.kind == "exact" and bool(payees_in(customer_id, text))
+
+
+def transfer_override(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list | None:
+    """While a transfer is in progress, a message the model put elsewhere may still be about it: a
+    correction or an answer ("多转点，改1000"), a hold ("等一下": the summary stays), or dropping it
+    ("哦那已经转过了，不用了"). Returns the events when it was, None to let the caller answer."""
+    customer_id = customer_of(tracker)
+    if customer_id is None or not in_transfer(tracker):
+        return None
+    text = latest_text(tracker)
+    if cues.match("hold_on", text):
+        dispatcher.utter_message(text=phrases.say("transfer_hold"))
+        return []
+    if cues.match("drops_it", text) and read_amount(text).kind == "none":
+        return ActionCancel().run(dispatcher, tracker, domain)
+    if transfer_news(tracker, customer_id, may_start=False):
+        return TransferTurn(dispatcher, tracker, customer_id).play()
+    return None

@@ -28,6 +28,13 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     return {name: re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) for name, patterns in document["cues"].items()}
 
 
+@lru_cache(maxsize=1)
+def also_called() -> dict[str, tuple[str, ...]]:
+    """Other words for a saved alias: {"妈妈": ("我妈", "老妈", …)}."""
+    document = yaml.safe_load(CUES_FILE.read_text(encoding="utf-8"))
+    return {str(alias): tuple(str(w) for w in words) for alias, words in (document.get("also_called") or {}).items()}
+
+
 def match(cue: str, text: str) -> bool:
     """Whether the message (normalised here) carries the cue."""
     try:

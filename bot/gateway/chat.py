@@ -20,6 +20,7 @@ from datetime import timedelta
 import httpx
 from starlette.concurrency import run_in_threadpool
 
+from bot import cues
 from bot.gateway import clauses
 from bot.gateway.desk import HandoffDesk
 from bot.gateway.hub import Hub
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 ACTIONS_HEALTH_TIMEOUT_S = 2.0
 # A transfer request, or a number alone (the answer to "转给谁"): see `numbers_for_rasa`.
-TRANSFER_WORDS = re.compile("转|汇|付|打钱|收款")
+TRANSFER_WORDS = re.compile("转|汇|付|打钱|收款|打给|打过去|打到|往.{0,16}打|打\\s*[0-9一二三四五六七八九十两百千万]|收款人|手机号|钱包号")
 BARE_NUMBER = re.compile(r"\s*(?:收款人|手机号?|钱包号?|卡号|是|给)?[:：\s]*\+?[\d\s-]{7,30}[。.!！]?\s*")
 # Characters that read as a slash: none may start an `/intent` payload.
 SLASHES = "/／∕⁄⧸╱"
@@ -81,6 +82,18 @@ def numbers_for_rasa(text: str) -> str:
     if TRANSFER_WORDS.search(text) or BARE_NUMBER.fullmatch(text):
         return text
     return mask_personal_numbers(text)
+
+
+HUMAN_REQUEST_PAYLOAD = "/request_human"  # the gateway's own payloads, never customer text
+COMPLAINT_PAYLOAD = '/complain{"person": "yes"}'
+
+
+def wants_person(text: str) -> bool:
+    """A request for a person (not a question about the service, not "不用人工", not a caller asking for
+    a code): the gateway asks for the handoff itself, so no model miss can leave the customer with the bot."""
+    return cues.match("wants_person", text) and not any(
+        cues.match(cue, text) for cue in ("declines_person", "asks_about_service", "asked_for_secret")
+    )
 
 
 def text_for_rasa(text: str) -> str:
@@ -173,6 +186,11 @@ class ChatService:
             payload = text_for_rasa(text)
             if not payload:
                 return Exchange(customer_message, [await self.append(conversation, sender="bot", text=say("slash_only"))])
+            if wants_person(payload):
+                # "转人工", "找个工作人员", "客服在吗": honoured at once, whatever else the message says
+                # (a complaint that asks for someone is apologised for first).
+                request = COMPLAINT_PAYLOAD if cues.match("complaint", payload) else HUMAN_REQUEST_PAYLOAD
+                return Exchange(customer_message, await self._ask_rasa(conversation, request))
             replies: list[MessageView] = []
             for turn in await self._turns(conversation, numbers_for_rasa(payload)):
                 replies += await self._ask_rasa(conversation, turn)

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from wechatpy import create_reply, parse_message
@@ -111,7 +111,7 @@ class WeChatApiUnavailable(WeChatError):
 def render(messages: Sequence[MessageView]) -> str:
     """What the customer reads: the messages in order; the last bot (or gateway) message's buttons as
     numbered options, which a bare number picks."""
-    last_bot = max((i for i, m in enumerate(messages) if m.sender in OPTION_SENDERS), default=None)
+    last_bot = max((i for i, m in enumerate(messages) if m.sender in OPTION_SENDERS and m.buttons), default=None)
     parts = []
     for index, message in enumerate(messages):
         lines = [_text_for_wechat(message)]
@@ -444,13 +444,19 @@ class WeChatChannel:
         return message_id, buttons[number - 1]["id"]
 
     def _latest_bot_buttons(self, conversation_id: str) -> tuple[int, list[dict]]:
+        """The options the customer was last shown: of the messages since their last one, the latest
+        with buttons (as `render` numbered them)."""
         with self._sessions() as session:
-            row = session.scalars(
+            last_customer = session.scalar(
+                select(func.max(ChatMessage.id)).where(ChatMessage.conversation_id == conversation_id, ChatMessage.sender == "customer")
+            ) or 0
+            rows = session.scalars(
                 select(ChatMessage)
-                .where(ChatMessage.conversation_id == conversation_id, ChatMessage.sender.in_(OPTION_SENDERS))
+                .where(ChatMessage.conversation_id == conversation_id, ChatMessage.sender.in_(OPTION_SENDERS),
+                       ChatMessage.id > last_customer)
                 .order_by(ChatMessage.id.desc())
-                .limit(1)
-            ).first()
+            ).all()
+            row = next((r for r in rows if r.buttons), None)
             return (row.id, list(row.buttons or ())) if row is not None else (0, [])
 
     # -- outbound: the customer-service message API

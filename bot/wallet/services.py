@@ -755,12 +755,15 @@ PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?(1[3-9][0-9](?:[ -]?[0-9]{
 WALLET_NO_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{16})(?![0-9])")
 
 
-def find_recipients_in_text(uow: UnitOfWork, customer_id: str, text: str) -> list[RecipientCandidate]:
+def find_recipients_in_text(
+    uow: UnitOfWork, customer_id: str, text: str, *, also_called: dict[str, tuple[str, ...]] | None = None
+) -> list[RecipientCandidate]:
     """The recipients a whole sentence names: "给13200005555转88元", "转500给小刘吧".
 
     A phone or wallet number inside the sentence matches any customer wallet exactly; otherwise the
     customer's saved recipients whose alias or real name stands in the sentence, longest name first
     (so 小刘 is not also 刘). Several different people named → all of them (the caller asks which).
+    `also_called` gives other words for an alias ({"妈妈": ("我妈", "老妈")}).
     """
     numbers = [re.sub(r"[ -]", "", m.group(1)) for m in PHONE_IN_TEXT.finditer(text)]
     numbers += WALLET_NO_IN_TEXT.findall(text)
@@ -779,7 +782,11 @@ def find_recipients_in_text(uow: UnitOfWork, customer_id: str, text: str) -> lis
             .where(SavedRecipient.customer_id == customer_id)
             .order_by(SavedRecipient.id)
         ).all()
-    names = sorted(((name, row) for row in rows for name in {row.alias, row.display_name} if name), key=lambda p: -len(p[0]))
+    variants = also_called or {}
+    names = sorted(
+        ((name, row) for row in rows for name in {row.alias, row.display_name, *variants.get(row.alias, ())} if name),
+        key=lambda p: -len(p[0]),
+    )
     remaining = text
     for name, row in names:
         if name in remaining:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actions.account import ActionCancel, ActionCheckTransactions
+from actions.history import ActionCheckTransactions
+from actions.transfer import ActionCancel
 from actions.actions import ActionRequestHuman, ActionResolveOffer
 from actions.transfer import ActionTransfer
 from bot.db import get_session_factory
@@ -147,3 +148,53 @@ def test_money_coming_in_is_a_history_question(ledger):
     zhangsan = Conversation("demo-zhangsan")
     zhangsan.run(ActionCheckTransactions(), "最近有没有人给我转钱", "check_transactions")
     assert "+¥" in zhangsan.text and "-¥" not in zhangsan.text.split("最近几笔")[-1]
+
+
+def test_wait_a_moment_keeps_the_summary(ledger):
+    from actions.actions import ActionAnswerFaq
+
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionTransfer(), "给李四转350", "transfer_money")
+    zhangsan.run(ActionCancel(), "等一下", "cancel")
+    zhangsan.run(ActionAnswerFaq(), "等一下", "ask_wallet_intro")
+    assert draft_of(zhangsan).status == "draft" and "不着急" in zhangsan.text
+
+
+def test_a_correction_the_model_read_as_a_question_still_corrects(ledger):
+    from actions.actions import ActionAnswerFaq
+
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionTransfer(), "给小刘转500", "transfer_money")
+    zhangsan.run(ActionAnswerFaq(), "多转点吧，改1000，他最近不容易", "ask_security")
+    assert draft_of(zhangsan).amount_fen == 100_000
+
+
+def test_a_named_payee_and_amount_the_model_called_out_of_scope_is_a_transfer(ledger):
+    from actions.actions import ActionOutOfScope
+
+    lisi = Conversation("demo-lisi")
+    lisi.run(ActionOutOfScope(), "王五 100 借他吃饭", "out_of_scope")
+    assert draft_of(lisi).amount_fen == 10_000
+
+
+def test_my_mum_is_the_recipient_saved_as_mama(ledger):
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionTransfer(), "给我妈打500块", "transfer_money")
+    assert draft_of(zhangsan).amount_fen == 50_000 and "妈妈" in draft_of(zhangsan).recipient_display
+
+
+def test_someone_elses_balance_is_never_read_out(ledger):
+    from actions.account import ActionCheckBalance
+
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionCheckBalance(), "余额多少", "check_balance")
+    zhangsan.run(ActionTransfer(), "那李四的呢", "inform")
+    assert "本人" in zhangsan.text and "¥500.00" not in zhangsan.text and not zhangsan.slots.get("draft_id")
+
+
+def test_a_bare_option_number_under_a_summary_is_never_an_amount(ledger):
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionTransfer(), "给王五转1万零5百块", "transfer_money")
+    first = zhangsan.slots["draft_id"]
+    zhangsan.run(ActionTransfer(), "1", "inform")
+    assert zhangsan.slots.get("draft_id", first) == first and draft_of(zhangsan).amount_fen == 1_050_000

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.gateway.app import create_app
+from bot.gateway.chat import HUMAN_REQUEST_PAYLOAD
 from bot.gateway.rasa_client import RasaClient
 from bot.handoff.agents import add_agent, seed_demo_agents
 from bot.identity import issue_app_token
@@ -260,7 +261,7 @@ def test_while_queued_the_customers_messages_never_reach_rasa(client):
     [ack] = reply["messages"]
     assert ack["sender"] == "system" and "客服接入后会看到" in ack["text"] and "下一位" in ack["text"]
     assert reply["customer_message"]["sender"] == "customer"
-    assert client.rasa.messages == ["转人工"]
+    assert client.rasa.messages == [HUMAN_REQUEST_PAYLOAD]  # the gateway asked for the handoff itself; the queued message never went
 
 
 def test_when_the_bot_is_down_the_customer_is_queued_for_a_human(client):
@@ -281,7 +282,7 @@ def test_with_nobody_online_the_customer_can_leave_a_message_that_agents_then_se
     assert "预留的手机号" in prompt["text"]
     saved = customer.say("付款失败但扣了钱，订单号 A123")["messages"][-1]
     assert saved["text"].startswith("已收到您的留言（编号 ") and "2 小时内联系您" in saved["text"]
-    assert client.rasa.messages == ["转人工"]
+    assert client.rasa.messages == [HUMAN_REQUEST_PAYLOAD]
     agent = Agent(client, "agent1")
     [ticket] = agent.get("/api/agent/tickets").json()["tickets"]
     assert ticket["text"] == "付款失败但扣了钱，订单号 A123" and ticket["verified"]
@@ -349,7 +350,7 @@ def test_an_agent_claims_replies_and_the_customer_reads_the_reply(client):
         ("agent", "您好，我是小王，请问有什么可以帮您？"),
     ]
     customer.say("我想解冻钱包")
-    assert client.rasa.messages == ["转人工"]
+    assert client.rasa.messages == [HUMAN_REQUEST_PAYLOAD]
     view = agent.get(f"/api/agent/conversations/{conversation_id}").json()
     assert view["mine"] and view["messages"][-1]["text"] == "我想解冻钱包"
     assert ("agent:agent1", "agent_message") in audit_actions(client, conversation_id)
@@ -481,9 +482,9 @@ def test_resolve_gives_the_customer_back_to_the_bot_which_asks_for_a_rating_once
     ]
     assert customer.click(rating, "5分")["messages"][-1]["text"].startswith("感谢您的评价")
     assert "已经评价过" in customer.click(rating, "1分")["messages"][-1]["text"]
-    assert client.rasa.messages == ["转人工"]
+    assert client.rasa.messages == [HUMAN_REQUEST_PAYLOAD]
     customer.say("数字钱包是什么")
-    assert client.rasa.messages == ["转人工", "数字钱包是什么"]
+    assert client.rasa.messages == [HUMAN_REQUEST_PAYLOAD, "数字钱包是什么"]
     assert ("agent:agent1", "conversation_resolved") in audit_actions(client, conversation_id)
 
 

@@ -1,0 +1,110 @@
+"""History: a period (or the last 30 days), money in or out, a kind of spending, the latest one."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import customer_of, entity_value, latest_text, reader, refuse_anonymous
+from bot import cues, phrases
+from bot.parsing import Period, format_yuan, parse_period
+from bot.wallet import list_transactions
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HISTORY_DEFAULT_DAYS = 30
+# What a customer calls a kind of spending → the word the ledger's memos use for it.
+CATEGORIES = {
+    "外卖": "外卖", "点餐": "外卖", "美团": "外卖", "超市": "超市", "买菜": "超市", "购物": "超市",
+    "电费": "电费", "话费": "话费", "手机费": "话费", "打车": "打车", "滴滴": "打车", "车费": "打车",
+}  # fmt: skip
+PERIOD_JOINERS = re.compile("和|跟|与|、|还有|以及|对比|比")
+
+
+class ActionCheckTransactions(Action):
+    """History: a period (or the last 30 days), money in or out, a kind of spending, the latest one."""
+
+    def name(self) -> str:
+        return "action_check_transactions"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        customer_id = customer_of(tracker)
+        if customer_id is None:
+            return refuse_anonymous(dispatcher)
+        if tracker.get_slot("draft_id") and cues.match("drops_it", latest_text(tracker)):
+            from actions.transfer import ActionCancel  # transfer imports this module
+
+            return ActionCancel().run(dispatcher, tracker, domain)  # "哦那已经转过了，不用了"
+        now = datetime.now(SHANGHAI)
+        text = latest_text(tracker)
+        periods = periods_named(text, now)
+        if not periods:
+            period = parse_period(entity_value(tracker, "time_period") or "", now)
+            periods = [period] if period else [None]
+        direction = "in" if cues.match("incoming_money", text) else None
+        keyword = next((memo for word, memo in CATEGORIES.items() if word in text), None)
+        replies = [self._one_period(customer_id, period, now, direction, keyword) for period in periods]
+        dispatcher.utter_message(text="\n\n".join(replies))
+        return [SlotSet("last_topic", "history")]
+
+    @staticmethod
+    def _one_period(customer_id: str, period: Period | None, now: datetime, direction: str | None, keyword: str | None) -> str:
+        if period is None:
+            start, end = now - timedelta(days=HISTORY_DEFAULT_DAYS), now + timedelta(seconds=1)
+            label, latest_only = phrases.say("history_default_period", days=HISTORY_DEFAULT_DAYS), False
+        else:
+            start, end, label, latest_only = period.start, period.end, period.label, period.latest_only
+        view = list_transactions(
+            reader(), customer_id, start, end, limit=1 if latest_only else 5, direction=direction, memo_keyword=keyword
+        )
+        what = label + (keyword or "") + (phrases.say("history_incoming") if direction == "in" else "")
+        if not view.items:
+            if direction == "in":
+                return phrases.say("no_transactions_incoming", period=label)
+            return phrases.say("no_transactions", period=label + (keyword or ""))
+        lines = [
+            phrases.say(
+                "transaction_line",
+                when=item.at.astimezone(SHANGHAI).strftime("%m-%d %H:%M"),
+                what=" ".join(part for part in (item.counterparty, item.memo) if part) if direction == "in" else item.memo or item.counterparty,
+                amount=("+" if item.amount_fen > 0 else "-") + format_yuan(abs(item.amount_fen)),
+            )
+            for item in view.items
+        ]
+        if latest_only:
+            return phrases.say("latest_transaction", line=lines[0])
+        return phrases.say(
+            "transactions_summary",
+            period=what,
+            count=view.count,
+            spent=format_yuan(view.total_out_fen),
+            received=format_yuan(view.total_in_fen),
+            lines="\n".join(lines),
+        )
+
+
+def periods_named(text: str, now: datetime) -> list[Period]:
+    """Every distinct period a message names: "上个月和这个月分别花了多少" → two months."""
+    found: list[Period] = []
+    for part in PERIOD_JOINERS.split(text):
+        period = parse_period(part, now)
+        if period is not None and all((p.start, p.end) != (period.start, period.end) for p in found):
+            found.append(period)
+    if len(found) <= 1:
+        whole = parse_period(text, now)
+        return [whole] if whole else found
+    return found
+
+
+def asks_history(tracker: Tracker) -> bool:
+    """A message the model put elsewhere that is a history question: "最近一笔", "张三有没有转钱给我",
+    or a kind of spending right after a history answer ("外卖呢")."""
+    text = latest_text(tracker)
+    if cues.match("history_question", text) or cues.match("incoming_money", text):
+        return True
+    return tracker.get_slot("last_topic") == "history" and any(word in text for word in CATEGORIES)
