@@ -78,6 +78,9 @@ class ActionAnswerFaq(Action):
             dispatcher.utter_message(text=entry.answer, buttons=human_buttons())
             return [SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id), SlotSet("pending_offer", "human")]
         dispatcher.utter_message(text=entry.answer)
+        step = tracker.get_slot("transfer_step")
+        if step:  # a question in the middle of a transfer: answered, then the transfer's question again
+            dispatcher.utter_message(text=replies.say(f"ask_{step}"))
         return [SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id), SlotSet("last_topic", None)]
 
 
@@ -265,6 +268,8 @@ class ActionResolveOffer(Action):
             freeze_now(dispatcher, tracker)
         elif offer == "human" and intent == "affirm":
             return hand_over(dispatcher, tracker, "customer_request")
+        elif offer in ("human", "freeze") and intent == "deny":
+            dispatcher.utter_message(text=replies.say("anything_else"))  # "不用了" to what was offered
         elif intent == "deny" and int(tracker.get_slot("fallback_streak") or 0) > 0:
             dispatcher.utter_message(text=replies.say("rephrase"))
         elif tracker.get_slot("transfer_step"):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 
+import json
+import re
+
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import phrases
 from bot.db import get_session_factory
 from bot.identity import METADATA_KEY, IdentityInvalid, verify_identity
+from bot.sealing import unseal
 from bot.settings import get_settings
 from bot.textnorm import normalize
 from bot.wallet import SqlAlchemyUnitOfWork
@@ -45,8 +49,27 @@ def customer_of(tracker: Tracker) -> str | None:
     return identity.customer_id
 
 
+NUMBER_TOKEN = re.compile(r"【号码(\d+)】")
+NUMBERS_METADATA_KEY = "sealed_numbers"  # bot.gateway.chat: phone and wallet numbers, sealed for the actions
+
+
 def latest_text(tracker: Tracker) -> str:
-    return normalize(str(tracker.latest_message.get("text") or ""))
+    """The customer's message as they wrote it (normalised): the gateway's number tokens are put back
+    from the sealed metadata, so a recipient's phone is read here and nowhere in Rasa's tracker."""
+    text = normalize(str(tracker.latest_message.get("text") or ""))
+    if "【号码" not in text:
+        return text
+    sealed = (tracker.latest_message.get("metadata") or {}).get(NUMBERS_METADATA_KEY)
+    try:
+        numbers = json.loads(unseal(get_settings().secret, sealed) or "[]")
+    except ValueError:
+        numbers = []
+
+    def number(match: re.Match) -> str:
+        index = int(match.group(1)) - 1
+        return str(numbers[index]) if 0 <= index < len(numbers) else ""
+
+    return NUMBER_TOKEN.sub(number, text)
 
 
 def latest_intent(tracker: Tracker) -> str:

@@ -45,6 +45,7 @@ OPEN_DRAFT = ("draft", "confirmed")
 FAILURES_MAX = 2
 AMBIGUOUS_SCORE_GAP = 8  # recipient match scores are 0..100
 DUPLICATE_WINDOW_S = 600
+TRANSFER_VERB = re.compile("转账|转钱|转一?笔|汇款|打钱|我要转|帮我转")
 BARE_OPTION = re.compile(r"^\s*[0-9]{1,2}\s*$")
 BARE_ANSWER_PREFIXES = re.compile(r"^(?:收款人是|收款人|转账给|转给|给|是|就|转)")
 BARE_ANSWER_NOISE = " ,.。，!！?？~～吧呀啊哦嗯的了"
@@ -217,7 +218,7 @@ class TransferTurn:
             named = entity_value(self.tracker, "recipient")
             if named:
                 candidates = self._closest(named)
-            elif self.step == "recipient" and self._looks_like_bare_answer():
+            elif self.step == "recipient" and self._looks_like_bare_answer() and not self._new_request():
                 answer = BARE_ANSWER_PREFIXES.sub("", self.text).strip(BARE_ANSWER_NOISE)
                 candidates = self._closest(answer)
                 if not candidates:
@@ -244,6 +245,10 @@ class TransferTurn:
             return []
         best = candidates[0]
         return [best, *[c for c in candidates[1:4] if best.score - c.score < AMBIGUOUS_SCORE_GAP]]
+
+    def _new_request(self) -> bool:
+        """"帮我转一笔钱" while we wait for a name: the request again, not the name."""
+        return latest_intent(self.tracker) == "transfer_money" and TRANSFER_VERB.search(self.text) is not None
 
     def _looks_like_bare_answer(self) -> bool:
         """A short message that answers the question asked, not a new topic."""

@@ -141,3 +141,16 @@ class MaskingFilter(logging.Filter):
 
 
 _MASKING_FILTER = MaskingFilter()
+
+
+# A phone number (with +86, spaces or dashes) or a 16-digit wallet number: what may name a transfer's recipient.
+RECIPIENT_NUMBER = re.compile(r"(?<![0-9])(?:(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}|[0-9]{16})(?![0-9])")
+
+
+def recipient_numbers(text: str) -> list[str]:
+    """The phone and wallet numbers in a text, digits only, in order ("+86 138-1234-5678" → "13812345678")."""
+    found = []
+    for match in RECIPIENT_NUMBER.finditer(text or ""):
+        digits = re.sub(r"[^0-9]", "", match.group(0))
+        found.append(digits[2:] if len(digits) == 13 and digits.startswith("86") else digits)
+    return found

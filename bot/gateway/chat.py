@@ -31,7 +31,8 @@ from bot.phrases import say
 from bot.handoff import ChatStore, ConversationView, MessageView
 from bot.identity import METADATA_KEY, sign_identity
 from bot.handoff.models import utcnow
-from bot.masking import mask_id_numbers, mask_personal_numbers
+from bot.masking import RECIPIENT_NUMBER, mask_id_numbers, mask_personal_numbers, recipient_numbers
+from bot.sealing import seal
 from bot.secret_text import SECRET_REQUEST_WINDOW_S, named_secret, six_digit_runs
 from bot.settings import Settings
 from bot.textnorm import clean_spaces
@@ -39,9 +40,10 @@ from bot.textnorm import clean_spaces
 log = logging.getLogger(__name__)
 
 ACTIONS_HEALTH_TIMEOUT_S = 2.0
-# A transfer request, or a number alone (the answer to "转给谁"): see `numbers_for_rasa`.
-TRANSFER_WORDS = re.compile("转|汇|付|打钱|收款|打给|打过去|打到|往.{0,16}打|打\\s*[0-9一二三四五六七八九十两百千万]|收款人|手机号|钱包号")
-BARE_NUMBER = re.compile(r"\s*(?:收款人|手机号?|钱包号?|卡号|是|给)?[:：\s]*\+?[\d\s-]{7,30}[。.!！]?\s*")
+# A phone or wallet number never reaches Rasa in clear: each becomes a numbered token in the text, and the
+# numbers travel sealed in the message's metadata, for the actions alone (see `numbers_for_rasa`).
+NUMBER_TOKEN = "【号码{n}】"
+NUMBERS_METADATA_KEY = "sealed_numbers"
 # Characters that read as a slash: none may start an `/intent` payload.
 SLASHES = "/／∕⁄⧸╱"
 # Control characters (NUL, escapes, C1) and bidi overrides carry no meaning in a chat message; PostgreSQL
@@ -74,14 +76,21 @@ class Exchange:
         return lead + self.replies
 
 
-def numbers_for_rasa(text: str) -> str:
-    """Personal numbers reach Rasa's tracker (which keeps the raw text) only when they name a transfer's
-    recipient: an ID number never; a phone, wallet or card number only in a transfer request or alone
-    (the answer to "转给谁"). Elsewhere they are masked, as in the transcript."""
-    text = mask_id_numbers(text)
-    if TRANSFER_WORDS.search(text) or BARE_NUMBER.fullmatch(text):
-        return text
-    return mask_personal_numbers(text)
+def numbers_for_rasa(text: str) -> tuple[str, list[str]]:
+    """The text as Rasa may keep it in its tracker, and the recipient numbers it had.
+
+    Phone and wallet numbers become tokens (【号码1】 …) whose digits go sealed in the metadata for the
+    actions (a transfer's recipient: "给13812345678转100"); ID numbers and any other personal number
+    are masked, as in the transcript. Rasa's tracker, and its logs, never hold one in clear.
+    """
+    numbers: list[str] = []
+
+    def token(match: re.Match) -> str:
+        numbers.extend(recipient_numbers(match.group(0)))
+        return NUMBER_TOKEN.format(n=len(numbers))
+
+    text = RECIPIENT_NUMBER.sub(token, mask_id_numbers(text))
+    return mask_personal_numbers(text), numbers
 
 
 HUMAN_REQUEST_PAYLOAD = "/request_human"  # the gateway's own payloads, never customer text
@@ -192,8 +201,9 @@ class ChatService:
                 request = COMPLAINT_PAYLOAD if cues.match("complaint", payload) else HUMAN_REQUEST_PAYLOAD
                 return Exchange(customer_message, await self._ask_rasa(conversation, request))
             replies: list[MessageView] = []
-            for turn in await self._turns(conversation, numbers_for_rasa(payload)):
-                replies += await self._ask_rasa(conversation, turn)
+            for_rasa, numbers = numbers_for_rasa(payload)
+            for turn in await self._turns(conversation, for_rasa):
+                replies += await self._ask_rasa(conversation, turn, numbers=numbers)
             return Exchange(customer_message, replies)
 
     async def _turns(self, conversation: ConversationView, text: str) -> list[str]:
@@ -218,10 +228,13 @@ class ChatService:
             payload = button["payload"] or text_for_rasa(button["title"])
             return Exchange(customer_message, await self._ask_rasa(conversation, payload))
 
-    async def _ask_rasa(self, conversation: ConversationView, payload: str) -> list[MessageView]:
+    async def _ask_rasa(self, conversation: ConversationView, payload: str, *, numbers: list[str] | None = None) -> list[MessageView]:
         await self.sessions.before_message(conversation.id, busy=bool(conversation.awaiting_secret))
+        metadata = self._metadata(conversation, payload)
+        if numbers:
+            metadata[NUMBERS_METADATA_KEY] = seal(self.settings.secret, json.dumps(numbers))
         try:
-            answers = await self.rasa.send(conversation.id, payload, self._metadata(conversation, payload))
+            answers = await self.rasa.send(conversation.id, payload, metadata)
         except RasaUnavailable as exc:
             log.warning("rasa unavailable for conversation %s: %s", conversation.id, exc)
             return await self.handoff.on_bot_unavailable(conversation)

@@ -16,12 +16,19 @@ from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 
 log = logging.getLogger(__name__)
 TRACKED_CONVERSATIONS_MAX = 50_000
-BUSY_SLOTS = ("pending_offer", "draft_id", "requested_slot", "fallback_streak")
+BUSY_SLOTS = ("draft_id", "transfer_step", "requested_slot", "fallback_streak")
+BUSY_OFFERS = ("transfer", "freeze")  # an offer of a person ("human") is cheap to lose; these are not
 
 
 def task_running(state: dict) -> bool:
-    """Whether a tracker state (`GET /conversations/<id>/tracker`) shows a form, PIN, confirmation or offer under way."""
-    return bool((state.get("active_loop") or {}).get("name") or any((state.get("slots") or {}).get(s) for s in BUSY_SLOTS))
+    """Whether a tracker state (`GET /conversations/<id>/tracker`) shows a transfer, PIN, confirmation or
+    freeze offer under way."""
+    slots = state.get("slots") or {}
+    return bool(
+        (state.get("active_loop") or {}).get("name")
+        or any(slots.get(s) for s in BUSY_SLOTS)
+        or slots.get("pending_offer") in BUSY_OFFERS
+    )
 
 
 class SessionKeeper:

@@ -15,7 +15,6 @@ money once.
 from __future__ import annotations
 
 import hmac
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -23,7 +22,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.masking import mask_name
+from bot.masking import mask_name, recipient_numbers
 from bot.wallet import recipients as matching
 from bot.wallet import security
 from bot.wallet.errors import (
@@ -751,8 +750,6 @@ def resolve_recipient(uow: UnitOfWork, customer_id: str, text: str) -> list[Reci
         ]
 
 
-PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?(1[3-9][0-9](?:[ -]?[0-9]{4}){2})(?![0-9])")
-WALLET_NO_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{16})(?![0-9])")
 
 
 def find_recipients_in_text(
@@ -765,8 +762,7 @@ def find_recipients_in_text(
     (so 小刘 is not also 刘). Several different people named → all of them (the caller asks which).
     `also_called` gives other words for an alias ({"妈妈": ("我妈", "老妈")}).
     """
-    numbers = [re.sub(r"[ -]", "", m.group(1)) for m in PHONE_IN_TEXT.finditer(text)]
-    numbers += WALLET_NO_IN_TEXT.findall(text)
+    numbers = recipient_numbers(text)
     found: list[RecipientCandidate] = []
     for number in dict.fromkeys(numbers):
         for candidate in resolve_recipient(uow, customer_id, number):

@@ -64,13 +64,11 @@ def test_an_agent_claims_a_web_customer_replies_live_and_hands_back_to_the_bot(c
     expect(console.locator("#conn")).to_have_attribute("data-state", "up")
 
     phone.goto(gateway_url + "/")
-    ask(phone, "我要找人工客服")
-    expect(phone.locator(".msg.bot, .msg.system").last).to_contain_text("人工", timeout=30_000)
-    ask(phone, "好的")
+    ask(phone, "我要找人工客服")  # queued on the first ask (issue 9)
     expect(phone.locator("#queue-notice")).to_be_visible(timeout=30_000)
     expect(phone.locator(".msg.system").last).to_contain_text("正在为您转接人工客服")
 
-    card = console.locator("#queue-list .qcard", has_text="好的").first
+    card = console.locator("#queue-list .qcard", has_text="我要找人工客服").first
     expect(card).to_be_visible(timeout=10_000)  # arrives live, no reload
     card.click()
     expect(console.locator("#transcript")).to_contain_text("我要找人工客服")

@@ -78,17 +78,17 @@ def test_control_characters_and_direction_overrides_are_dropped_before_anything_
 
 
 @pytest.mark.parametrize(
-    ("text", "for_rasa"),
+    ("text", "for_rasa", "sealed"),
     [
-        ("13812345678的余额是多少", "138****5678的余额是多少"),
-        ("身份证110101199003071234丢了", "身份证110101********1234丢了"),
-        ("钱包号6288010000001001的交易记录", "钱包号6288 **** **** 1001的交易记录"),
-        ("给13812345678转100", "给13812345678转100"),  # the recipient of a transfer
-        ("13812345678", "13812345678"),  # the answer to "转给谁"
-        ("收款人 6288010000001001", "收款人 6288010000001001"),
-        ("转给身份证110101199003071234的人", "转给身份证110101********1234的人"),  # an ID number never names a recipient
-        ("五百块", "五百块"),
+        ("13812345678的余额是多少", "【号码1】的余额是多少", ["13812345678"]),
+        ("身份证110101199003071234丢了", "身份证110101********1234丢了", []),
+        ("钱包号6288010000001001的交易记录", "钱包号【号码1】的交易记录", ["6288010000001001"]),
+        ("给13812345678转100", "给【号码1】转100", ["13812345678"]),  # the recipient of a transfer
+        ("13812345678", "【号码1】", ["13812345678"]),  # the answer to "转给谁"
+        ("收款人 6288010000001001", "收款人 【号码1】", ["6288010000001001"]),
+        ("转给身份证110101199003071234的人", "转给身份证110101********1234的人", []),  # an ID number never names a recipient
+        ("五百块", "五百块", []),
     ],
 )
-def test_personal_numbers_reach_rasa_only_as_a_transfers_recipient(text, for_rasa):
-    assert numbers_for_rasa(text) == for_rasa
+def test_personal_numbers_never_reach_rasa_in_clear_and_a_recipients_travels_sealed_for_the_actions(text, for_rasa, sealed):
+    assert numbers_for_rasa(text) == (for_rasa, sealed)
