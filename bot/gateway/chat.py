@@ -93,6 +93,8 @@ def numbers_for_rasa(text: str) -> tuple[str, list[str]]:
     return mask_personal_numbers(text), numbers
 
 
+# A message that is nothing but six digits is a PIN or a code typed in the wrong place: never stored or sent on.
+BARE_SIX_DIGITS = re.compile(r"\s*[0-9０-９]{6}\s*[。.!！]?\s*")
 HUMAN_REQUEST_PAYLOAD = "/request_human"  # the gateway's own payloads, never customer text
 COMPLAINT_PAYLOAD = '/complain{"person": "yes"}'
 
@@ -174,7 +176,7 @@ class ChatService:
                 notice = await self.append(conversation, sender="system", text=captured)
                 return Exchange(notice, replies)
         asked_since = utcnow() - timedelta(seconds=SECRET_REQUEST_WINDOW_S)
-        if named_secret(text) is not None or (runs and (
+        if named_secret(text) is not None or BARE_SIX_DIGITS.fullmatch(text) or (runs and (
             conversation.awaiting_secret or await run_in_threadpool(self.store.secret_requested_since, conversation.id, asked_since)
         )):
             # "密码246810" at any time, or a PIN retyped soon after a request (after a lockout, a cancel), or
