@@ -696,6 +696,17 @@ def _tx_items(session: Session, wallet_id: int, customer_id: str, where: tuple, 
 # ── recipients ─────────────────────────────────────────────────────────────────────────────────
 
 
+def _saved_recipient_rows(session: Session, customer_id: str) -> list:
+    """The customer's saved recipients with the names they go by: (wallet_id, alias, display_name, masked_name, wallet_no)."""
+    return session.execute(
+        select(SavedRecipient.wallet_id, SavedRecipient.alias, Customer.display_name, Customer.masked_name, Wallet.wallet_no)
+        .join(Wallet, Wallet.id == SavedRecipient.wallet_id)
+        .join(Customer, Customer.id == Wallet.customer_id)
+        .where(SavedRecipient.customer_id == customer_id)
+        .order_by(SavedRecipient.id)
+    ).all()
+
+
 def resolve_recipient(uow: UnitOfWork, customer_id: str, text: str) -> list[RecipientCandidate]:
     """Who "张叁", "妈妈", "13912345678" or a wallet number means for this customer, best first.
 
@@ -705,13 +716,7 @@ def resolve_recipient(uow: UnitOfWork, customer_id: str, text: str) -> list[Reci
     with uow:
         session = uow.session
         _customer_wallet(session, customer_id)
-        saved_rows = session.execute(
-            select(SavedRecipient.wallet_id, SavedRecipient.alias, Customer.display_name, Customer.masked_name, Wallet.wallet_no)
-            .join(Wallet, Wallet.id == SavedRecipient.wallet_id)
-            .join(Customer, Customer.id == Wallet.customer_id)
-            .where(SavedRecipient.customer_id == customer_id)
-            .order_by(SavedRecipient.id)
-        ).all()
+        saved_rows = _saved_recipient_rows(session, customer_id)
         saved = {row.wallet_id: row for row in saved_rows}
 
         number = matching.digits_only(text)
@@ -771,13 +776,7 @@ def find_recipients_in_text(
     if found or numbers:
         return found
     with uow:
-        rows = uow.session.execute(
-            select(SavedRecipient.wallet_id, SavedRecipient.alias, Customer.display_name, Customer.masked_name, Wallet.wallet_no)
-            .join(Wallet, Wallet.id == SavedRecipient.wallet_id)
-            .join(Customer, Customer.id == Wallet.customer_id)
-            .where(SavedRecipient.customer_id == customer_id)
-            .order_by(SavedRecipient.id)
-        ).all()
+        rows = _saved_recipient_rows(uow.session, customer_id)
     variants = also_called or {}
     names = sorted(
         ((name, row) for row in rows for name in {row.alias, row.display_name, *variants.get(row.alias, ())} if name),
