@@ -74,7 +74,8 @@ def test_a_customer_sends_money_entering_the_pin_on_the_pad(phone, gateway_url, 
     token = issue_app_token(stack.settings.secret, "demo-zhangsan")
     phone.goto(f"{gateway_url}/#token={token}")
     ask(phone, "给李四转100块")
-    confirm = phone.locator(".quick-replies button", has_text="确认转账").last
+    # The summary just asked for: every earlier one (this conversation's history) is spent and greyed out.
+    confirm = phone.locator(".quick-replies:not(.used) button", has_text="确认转账")
     expect(confirm).to_be_visible(timeout=30_000)
     confirm.click()
     expect(phone.locator("#pin-sheet")).to_be_visible(timeout=30_000)
@@ -87,3 +88,19 @@ def test_a_customer_sends_money_entering_the_pin_on_the_pad(phone, gateway_url, 
     phone.screenshot(path=str(artifacts_dir / "webchat-transfer-done.png"))
     history = httpx.get(f"{gateway_url}/api/chat/messages", headers={"Authorization": f"Bearer {token}"}).json()
     assert all("246810" not in m["text"] for m in history["messages"])
+
+
+def test_a_summary_the_customer_moved_on_from_cannot_be_pressed_even_after_a_reload(phone, gateway_url, stack):
+    token = issue_app_token(stack.settings.secret, "demo-lisi")
+    phone.goto(f"{gateway_url}/#token={token}")
+    ask(phone, "给张三转1块")
+    summary = phone.locator(".msg.bot", has_text="¥1.00").last
+    expect(summary.locator(".quick-replies button", has_text="确认转账")).to_be_enabled(timeout=30_000)
+    ask(phone, "算了不转了")
+    expect(summary.locator(".quick-replies button", has_text="确认转账")).to_be_disabled()
+    expect(phone.locator(".msg.bot").last).to_contain_text("取消", timeout=30_000)
+    phone.reload()
+    again = phone.locator(".msg.bot", has_text="¥1.00").last
+    expect(again).to_be_visible(timeout=15_000)
+    for title in ("确认转账", "取消"):
+        expect(again.locator(".quick-replies button", has_text=title)).to_be_disabled()

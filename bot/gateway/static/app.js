@@ -191,6 +191,7 @@
   const pendings = []; // optimistic customer bubbles, oldest first
   const pinSeen = new Set(); // pin_request message ids already offered to the customer
   let lastId = 0;
+  let lastCustomerId = 0; // the newest customer message on the page: quick replies before it are spent
   let inflight = 0;
   let historyLoaded = false;
 
@@ -304,6 +305,7 @@
 
     if (Array.isArray(msg.buttons) && msg.buttons.length && sender !== "customer") {
       const group = el("div", "quick-replies");
+      group.dataset.messageId = String(msg.id);
       for (const b of msg.buttons) {
         if (!b || typeof b.title !== "string" || b.id === undefined || b.id === null) continue;
         const button = el("button", "", b.title);
@@ -314,6 +316,7 @@
         group.appendChild(button);
       }
       if (group.childElementCount) body.appendChild(group);
+      if (msg.id < lastCustomerId) retireGroup(group); // answered already (history rendered out of order)
     }
 
     if (pinRequest) {
@@ -352,6 +355,8 @@
         if (stale) stale.remove();
       }
       retirePinCards(msg.id);
+      retireQuickReplies(msg.id);
+      lastCustomerId = Math.max(lastCustomerId, msg.id);
       if (!sheet.hidden && !pin.busy && pin.messageId !== null && msg.id > pin.messageId) closeSheet();
     }
 
@@ -368,7 +373,21 @@
     }
   }
 
+  /** Quick replies belong to the turn they were offered in: once the customer has said or pressed
+   * anything after them (also after a reload), they are greyed out and can no longer be pressed. */
+  function retireGroup(group) {
+    group.classList.add("used");
+    for (const b of group.querySelectorAll("button")) b.disabled = true;
+  }
+
+  function retireQuickReplies(beforeId) {
+    for (const group of list.querySelectorAll(".quick-replies:not(.used)")) {
+      if (Number(group.dataset.messageId) < beforeId) retireGroup(group);
+    }
+  }
+
   function addPending(text) {
+    retireQuickReplies(Infinity); // the customer moved on: what was offered before no longer applies
     const wasNearBottom = nearBottom();
     const row = el("div", "msg customer pending");
     const body = el("div", "msg-body");
