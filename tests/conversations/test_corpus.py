@@ -10,7 +10,6 @@ import pytest
 
 from tests.conversations.corpus import load_corpus
 from tests.conversations.report import PASS_RATE_MIN, RunSummary, write_report
-from tests.conversations.stack import CorpusStack
 from tests.conversations.suite import CORPUS_DIR, REPORT_DIR, run_selection, select
 
 pytestmark = pytest.mark.e2e
@@ -22,15 +21,6 @@ def corpus():
     if not loaded.cases and not loaded.problems:
         pytest.skip(f"no cases in {CORPUS_DIR}")
     return loaded
-
-
-@pytest.fixture(scope="session")
-def corpus_stack(tmp_path_factory):
-    stack = CorpusStack.start(tmp_path_factory.mktemp("corpus-stack"))
-    try:
-        yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="session")
