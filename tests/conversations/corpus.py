@@ -23,6 +23,11 @@ from bot.wallet.demo import PEOPLE, SAVED_RECIPIENTS
 CUSTOMERS = ("demo-zhangsan", "demo-lisi", "demo-wangwu", "visitor")
 CHANNELS = ("any", "web", "telegram", "wechat")
 ROTATION = ("web", "telegram", "wechat")
+UNPRESSABLE_ON = {"old_confirm": ("wechat",)}  # presses a channel's customer cannot make (see `channel_of`)
+
+
+def presses(case: "Case", press: str) -> bool:
+    return any(turn.action == "press" and turn.value == press for turn in case.turns)
 AGENTS = ("online", "none")
 POINTS = range(1, 15)
 PRESSES = ("confirm", "cancel", "old_confirm", "human", "leave_queue", "freeze", "ticket_yes")
@@ -340,10 +345,20 @@ class Corpus:
 
     def channel_of(self, case: Case) -> str:
         """The channel a case is played on: `any` rotates web / telegram / wechat by its place in the
-        whole corpus sorted by id (so filtering a run never moves a case to another channel)."""
+        whole corpus sorted by id (so filtering a run never moves a case to another channel).
+
+        A case that presses an *earlier* summary's button (`old_confirm`) is never given to WeChat: a
+        WeChat customer answers with a number, and a number names an option of the messages shown last,
+        so an older summary's button is not something a WeChat customer can press; it goes to the
+        next channel in the rotation instead."""
         if case.channel != "any":
             return case.channel
-        return ROTATION[self._order[case.id] % len(ROTATION)]
+        start = self._order[case.id] % len(ROTATION)
+        for step in range(len(ROTATION)):
+            channel = ROTATION[(start + step) % len(ROTATION)]
+            if channel not in UNPRESSABLE_ON.get("old_confirm", ()) or not presses(case, "old_confirm"):
+                return channel
+        return ROTATION[start]
 
 
 def corpus_files(directory: Path) -> list[Path]:
