@@ -142,6 +142,7 @@ class Settings:
     business_hours_start: time = time(9, 0)
     business_hours_end: time = time(21, 0)
     queue_wait_timeout_s: int = 600
+    ticket_reply_hours: int = 2  # within business hours, a leave-a-message ticket is answered within this
     agent_login_attempts_max: int = 5
     agent_lockout_s: int = 900
     agent_session_ttl_s: int = 12 * 3600
@@ -216,6 +217,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         business_hours_start=business_hours_start,
         business_hours_end=business_hours_end,
         queue_wait_timeout_s=_int(env, "WALLETBOT_QUEUE_WAIT_TIMEOUT_S", 600, minimum=1),
+        ticket_reply_hours=_int(env, "WALLETBOT_TICKET_REPLY_HOURS", 2, minimum=1),
         agent_login_attempts_max=_int(env, "WALLETBOT_AGENT_LOGIN_ATTEMPTS_MAX", 5, minimum=1),
         agent_lockout_s=_int(env, "WALLETBOT_AGENT_LOCKOUT_S", 900, minimum=1),
         agent_session_ttl_s=_int(env, "WALLETBOT_AGENT_SESSION_TTL_S", 12 * 3600, minimum=60),

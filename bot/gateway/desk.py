@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 AGENTS_TOPIC = "@agents"
 GATEWAY_PAYLOAD_PREFIX = "@"  # button payloads the gateway answers itself; Rasa's start with "/"
 ACTIVE_STATES = ("queued", "assigned")
-TICKET_REPLY_HOURS = 2
+QUEUE_MESSAGE = "queue"  # `custom.type` of a message stating the customer's place in the queue
 AGENT_MESSAGE_CHARS_MAX = 2000
 TRANSCRIPT_MESSAGES_MAX = 1000
 CONTEXT_TRANSACTIONS = 5
@@ -57,11 +57,23 @@ def _iso(moment: datetime | None) -> str | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
 
 
-def state_body(status: ConversationStatus) -> dict:
-    """The `state` event and `GET /api/chat/messages` fields: state, and queue or agent."""
+def queued_body(spot: QueueSpot) -> dict:
+    """The state of a waiting conversation: its place, its wait, and the banner's sentence, all from `spot`."""
+    return {
+        "state": "queued",
+        "queue": {"position": spot.position, "eta_minutes": spot.eta_minutes},
+        "queue_notice": queue_text(spot),
+    }
+
+
+def state_body(status: ConversationStatus, told: QueueSpot | None = None) -> dict:
+    """The `state` event and `GET /api/chat/messages` fields: state, and queue or agent.
+
+    While queued, the place and wait are those the transcript told the customer last (`told`), so the
+    page's banner and the bot's queue messages never disagree; the live figures only when none was told."""
+    if status.state == "queued" and (told or status.spot) is not None:
+        return queued_body(told or status.spot)
     body: dict = {"state": status.state}
-    if status.state == "queued" and status.spot is not None:
-        body["queue"] = {"position": status.spot.position, "eta_minutes": status.spot.eta_minutes}
     if status.state == "assigned" and status.handoff is not None and status.handoff.agent is not None:
         body["agent"] = {"name": status.handoff.agent.name}
     return body
@@ -73,10 +85,25 @@ def queue_text(spot: QueueSpot, *, moved: bool = False) -> str:
     return say("handoff_queue_moved" if moved else "handoff_queued", position=spot.position, eta=spot.eta_minutes)
 
 
-def ticket_when(ticket: TicketView) -> str:
+def queue_custom(spot: QueueSpot) -> dict:
+    """Marks a message that tells the customer their place in the queue (and carries its 取消排队 button)."""
+    return {"type": QUEUE_MESSAGE, "position": spot.position, "eta_minutes": spot.eta_minutes}
+
+
+def told_spot(custom: dict | None) -> QueueSpot | None:
+    """The place and wait a queue message told the customer (see `queue_custom`)."""
+    if not isinstance(custom, dict) or custom.get("type") != QUEUE_MESSAGE:
+        return None
+    position, eta = custom.get("position"), custom.get("eta_minutes")
+    if not isinstance(position, int) or not isinstance(eta, int):
+        return None
+    return QueueSpot(position, eta)
+
+
+def ticket_when(ticket: TicketView, reply_hours: int) -> str:
     """When the bank will be in touch: "2 小时内", or "6月3日 09:00 后" outside business hours."""
     if not ticket.after_hours:
-        return say("ticket_when_hours", hours=TICKET_REPLY_HOURS)
+        return say("ticket_when_hours", hours=reply_hours)
     return say("ticket_when_opening", opening=format_local_time(ticket.contact_after))
 
 
@@ -101,7 +128,13 @@ class HandoffDesk:
     # ── what customers and agents are shown ────────────────────────────────────────────────────
 
     async def public_state(self, conversation_id: str) -> dict:
-        return state_body(await self._read(queue.conversation_status, conversation_id))
+        status = await self._read(queue.conversation_status, conversation_id)
+        told = None
+        if status.state == "queued" and status.handoff is not None:
+            since = status.handoff.assigned_at or status.handoff.enqueued_at  # this wait, not an earlier one
+            custom = await run_in_threadpool(self.chat.store.last_custom, conversation_id, QUEUE_MESSAGE, since=since)
+            told = told_spot(custom)
+        return state_body(status, told)
 
     def _publish_state(self, conversation_id: str, body: dict) -> None:
         self.chat.hub.publish(conversation_id, "state", body)
@@ -123,9 +156,9 @@ class HandoffDesk:
         if ticket.after_hours:
             settings = self.chat.settings
             end = "24:00" if settings.business_hours_end == time.max else f"{settings.business_hours_end:%H:%M}"
-            text = say("ticket_offer_closed", start=f"{settings.business_hours_start:%H:%M}", end=end, when=ticket_when(ticket))
+            text = say("ticket_offer_closed", start=f"{settings.business_hours_start:%H:%M}", end=end, when=ticket_when(ticket, settings.ticket_reply_hours))
         else:
-            text = say("ticket_offer_busy", hours=TICKET_REPLY_HOURS)
+            text = say("ticket_offer_busy", hours=self.chat.settings.ticket_reply_hours)
         buttons = [
             {"title": say("ticket_button_yes"), "payload": f"@ticket:{ticket.id}"},
             {"title": say("ticket_button_no"), "payload": f"@ticket_no:{ticket.id}"},
@@ -164,10 +197,10 @@ class HandoffDesk:
             return []  # an agent already has this customer
         spot = outcome.spot or QueueSpot(0, 1)
         message = await self.chat.append(
-            conversation, sender="system", text=prefix + queue_text(spot),
+            conversation, sender="system", text=prefix + queue_text(spot), custom=queue_custom(spot),
             buttons=[{"title": say("handoff_leave_queue_button"), "payload": "@leave_queue"}],
         )
-        self._publish_state(conversation.id, {"state": "queued", "queue": {"position": spot.position, "eta_minutes": spot.eta_minutes}})
+        self._publish_state(conversation.id, queued_body(spot))
         self._to_agents(conversation.id, message, None)
         self.queue_changed()
         return [message]
@@ -183,8 +216,12 @@ class HandoffDesk:
             if cues.match("leaves_queue", text):
                 return message, await self._leave_queue(conversation)
             spot = status.spot or QueueSpot(0, 1)
-            waiting = say("handoff_waiting_next") if spot.position == 0 else say("handoff_waiting", position=spot.position, eta=spot.eta_minutes)
-            ack = await self.chat.append(conversation, sender="system", text=say("handoff_message_noted") + waiting)
+            waiting = (
+                say("handoff_waiting_next", eta=spot.eta_minutes) if spot.position == 0
+                else say("handoff_waiting", position=spot.position, eta=spot.eta_minutes)
+            )
+            ack = await self.chat.append(conversation, sender="system", text=say("handoff_message_noted") + waiting, custom=queue_custom(spot))
+            self._publish_state(conversation.id, queued_body(spot))  # the banner says what the reply says
             self._to_agents(conversation.id, ack, None)
             return message, [ack]
         if status.writing_ticket_id is not None:
@@ -192,7 +229,7 @@ class HandoffDesk:
             ticket = await self._run(queue.leave_message, conversation_id=conversation.id, text=text)
             if ticket is None:
                 return None
-            reply = await self.chat.append(conversation, sender="system", text=say("ticket_saved", ticket=ticket.id, when=ticket_when(ticket)))
+            reply = await self.chat.append(conversation, sender="system", text=say("ticket_saved", ticket=ticket.id, when=ticket_when(ticket, self.chat.settings.ticket_reply_hours)))
             self.queue_changed()
             await self.chat.tell_rasa(conversation, reply.text, reset_slots=["pending_offer"])
             return message, [reply]
@@ -249,8 +286,8 @@ class HandoffDesk:
         """Tell every waiting customer whose place in the queue changed."""
         for conversation_id, spot in await self._run(queue.positions_to_announce):
             conversation = await self.conversation(conversation_id)
-            await self._push(conversation, None, sender="system", text=queue_text(spot, moved=True))
-            self._publish_state(conversation_id, {"state": "queued", "queue": {"position": spot.position, "eta_minutes": spot.eta_minutes}})
+            await self._push(conversation, None, sender="system", text=queue_text(spot, moved=True), custom=queue_custom(spot))
+            self._publish_state(conversation_id, queued_body(spot))
 
     async def sweep(self, now: datetime | None = None) -> int:
         """Return conversations that waited too long to the bot, with the leave-a-message offer."""

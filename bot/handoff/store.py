@@ -212,6 +212,17 @@ class ChatStore:
             ).all()
             return any(isinstance(custom, dict) and custom.get("type") == "pin_request" for custom in customs)
 
+    def last_custom(self, conversation_id: str, custom_type: str, *, since: datetime) -> dict | None:
+        """The `custom` of the newest gateway (system) message of this type stored at or after `since`."""
+        with read_only_session(self._sessions) as session:
+            customs = session.scalars(
+                select(ChatMessage.custom)
+                .where(ChatMessage.conversation_id == conversation_id, ChatMessage.sender == "system", ChatMessage.created_at >= since)
+                .order_by(ChatMessage.id.desc())
+                .limit(MESSAGES_PAGE_MAX)
+            ).all()
+            return next((c for c in customs if isinstance(c, dict) and c.get("type") == custom_type), None)
+
     def set_awaiting(self, conversation_id: str, *, secret: str | None, draft_id: str | None) -> None:
         """Remember that the bot asked for a PIN or SMS code (or, with None, that it no longer does)."""
         self.append_many(conversation_id, [], awaiting=(secret, draft_id))

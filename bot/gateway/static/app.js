@@ -26,6 +26,7 @@
   const statusEl = $("#status");
   const queueNotice = $("#queue-notice");
   const queueText = $("#queue-text");
+  const QUEUE_NOTICE_DEFAULT = queueText.textContent;
   const suggestions = $("#suggestions");
   const newPill = $("#new-pill");
 
@@ -196,7 +197,7 @@
   let historyLoaded = false;
 
   let chatState = "bot";
-  let queueInfo = null;
+  let queueNoticeText = "";
   let agentName = "";
 
   function nearBottom() {
@@ -275,7 +276,7 @@
     return avatar;
   }
 
-  function buildMessage(msg) {
+  function buildMessage(msg, live) {
     const sender = SENDERS.has(msg.sender) ? msg.sender : "bot";
     const row = el("div", "msg " + sender);
     row.dataset.id = String(msg.id);
@@ -317,6 +318,11 @@
       }
       if (group.childElementCount) body.appendChild(group);
       if (msg.id < lastCustomerId) retireGroup(group); // answered already (history rendered out of order)
+      if (isQueueMessage(msg)) {
+        group.dataset.queue = "1";
+        // A queue message just sent is shown at once (its state event follows); an old one only while queued.
+        group.hidden = !live && chatState !== "queued";
+      }
     }
 
     if (pinRequest) {
@@ -340,7 +346,7 @@
     if (rendered.has(msg.id)) return false;
 
     const wasNearBottom = nearBottom();
-    const node = buildMessage(msg);
+    const node = buildMessage(msg, live && msg.id > lastId);
     insertSorted(node, msg.id);
     rendered.set(msg.id, { el: node, msg });
     const newest = msg.id > lastId;
@@ -449,9 +455,19 @@
     if (!data || typeof data !== "object") return;
     if (typeof data.state === "string") chatState = data.state;
     if (data.agent && typeof data.agent.name === "string" && data.agent.name) agentName = data.agent.name;
-    if (data.queue && typeof data.queue === "object") queueInfo = data.queue;
-    else if (chatState !== "queued") queueInfo = null;
+    // The banner's sentence comes from the server, made from the same place and wait as the transcript's.
+    queueNoticeText = chatState === "queued" && typeof data.queue_notice === "string" ? data.queue_notice.trim() : "";
     renderState();
+  }
+
+  function isQueueMessage(msg) {
+    const c = msg && msg.custom;
+    return !!c && typeof c === "object" && c.type === "queue";
+  }
+
+  /** 取消排队 belongs to the wait: it is shown only while the conversation is queued (gone once an agent joins). */
+  function syncQueueControls() {
+    for (const group of list.querySelectorAll(".quick-replies[data-queue]")) group.hidden = chatState !== "queued";
   }
 
   function renderState() {
@@ -463,30 +479,14 @@
     } else {
       statusEl.textContent = "智能客服";
     }
+    syncQueueControls();
 
     const wasNearBottom = nearBottom();
     if (chatState !== "queued") {
       queueNotice.hidden = true;
       return;
     }
-    queueText.textContent = "";
-    const q = queueInfo || {};
-    const position = Number.isFinite(q.position) ? Math.max(0, Math.floor(q.position)) : null;
-    const eta = Number.isFinite(q.eta_minutes) ? Math.max(0, Math.ceil(q.eta_minutes)) : null;
-    const strong = (value) => el("strong", "", String(value));
-    const parts = ["正在为您转接人工客服"];
-    if (position === null) {
-      parts.push("，请稍候");
-    } else if (position === 0) {
-      parts.push("，马上为您接通");
-    } else {
-      parts.push("，前面还有 ", strong(position), " 位");
-    }
-    if (eta !== null && position !== 0) {
-      if (eta <= 0) parts.push("，预计等待不到 1 分钟");
-      else parts.push("，预计等待 ", strong(eta), " 分钟");
-    }
-    for (const part of parts) queueText.append(part);
+    queueText.textContent = queueNoticeText || QUEUE_NOTICE_DEFAULT;
     queueNotice.hidden = false;
     if (wasNearBottom) requestAnimationFrame(scrollToBottom);
   }
@@ -919,6 +919,7 @@
       applyState(data);
       const first = !historyLoaded;
       renderBatch(data.messages, !first);
+      syncQueueControls(); // missed queue messages are rendered as live: only the state decides
       if (first) {
         offerLatestPin();
         historyLoaded = true;
