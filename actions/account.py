@@ -7,6 +7,7 @@ The transfer conversation itself is `actions.transfer`.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +27,9 @@ from bot.wallet import freeze_wallet, get_balance
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+BALANCE_WORDS = re.compile("余额|还剩|剩多少|剩下|还有多少钱")
+
+
 class ActionCheckBalance(Action):
     def name(self) -> str:
         return "action_check_balance"
@@ -34,6 +38,8 @@ class ActionCheckBalance(Action):
         customer_id = customer_of(tracker)
         if customer_id is None:
             return refuse_anonymous(dispatcher)
+        if asks_history(tracker) and not BALANCE_WORDS.search(latest_text(tracker)):
+            return ActionCheckTransactions().run(dispatcher, tracker, domain)  # "今天中午那笔外卖扣了多少"
         view = get_balance(reader(), customer_id)
         text = phrases.say("balance", wallet=view.wallet_no_masked, balance=format_yuan(view.balance_fen))
         if view.status != "active":

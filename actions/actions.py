@@ -162,6 +162,10 @@ class ActionRequestHuman(Action):
         text = latest_text(tracker)
         if cues.match("asked_for_secret", text):
             return answer_safety(dispatcher, tracker)
+        if not text.startswith("/") and customer_of(tracker) and asks_history(tracker):
+            # Free text the model alone took for a request (the gateway asks for a person itself when the
+            # words say so): "那前一笔呢" after a history answer is history.
+            return ActionCheckTransactions().run(dispatcher, tracker, domain)
         if cues.match("asks_about_service", text):
             hit = get_knowledge_base().lookup(text, intent="request_human")
             dispatcher.utter_message(text=hit.answer if hit else replies.say("faq_missing"), buttons=human_buttons())
@@ -264,6 +268,10 @@ class ActionResolveOffer(Action):
                 json_message={"type": "pin_request", "kind": "pin", "draft_id": draft.draft_id, "summary": summary},
             )
             return []  # the gateway takes it from here; the draft stays pending
+        if tracker.get_slot("last_faq_id") and cues.match("still_failing", latest_text(tracker)):
+            # "试了还是不行" after an answer is no "不用了": the next step is a person.
+            dispatcher.utter_message(text=replies.say("still_failing"), buttons=human_buttons())
+            return [SlotSet("fallback_streak", 0.0), SlotSet("pending_offer", "human")]
         if offer == "freeze" and intent == "affirm":
             freeze_now(dispatcher, tracker)
         elif offer == "human" and intent == "affirm":

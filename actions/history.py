@@ -48,9 +48,23 @@ class ActionCheckTransactions(Action):
             periods = [period] if period else [None]
         direction = "in" if cues.match("incoming_money", text) else None
         keyword = next((memo for word, memo in CATEGORIES.items() if word in text), None)
+        after_history = tracker.get_slot("last_topic") == "history"
+        if after_history and cues.match("previous_one", text) and not any(p is not None and not p.latest_only for p in periods):
+            dispatcher.utter_message(text=self._previous_one(customer_id, now, direction, keyword))  # "那前一笔呢"
+            return [SlotSet("last_topic", "history")]
         replies = [self._one_period(customer_id, period, now, direction, keyword) for period in periods]
         dispatcher.utter_message(text="\n\n".join(replies))
         return [SlotSet("last_topic", "history")]
+
+    @staticmethod
+    def _previous_one(customer_id: str, now: datetime, direction: str | None, keyword: str | None) -> str:
+        """The transaction before the latest one (of that kind), in the default window."""
+        start, end = now - timedelta(days=HISTORY_DEFAULT_DAYS), now + timedelta(seconds=1)
+        view = list_transactions(reader(), customer_id, start, end, limit=2, direction=direction, memo_keyword=keyword)
+        if len(view.items) < 2:
+            label = phrases.say("history_default_period", days=HISTORY_DEFAULT_DAYS)
+            return phrases.say("no_previous_transaction", period=label + (keyword or ""))
+        return phrases.say("previous_transaction", line=transaction_line(view.items[1], direction))
 
     @staticmethod
     def _one_period(customer_id: str, period: Period | None, now: datetime, direction: str | None, keyword: str | None) -> str:
@@ -67,15 +81,7 @@ class ActionCheckTransactions(Action):
             if direction == "in":
                 return phrases.say("no_transactions_incoming", period=label)
             return phrases.say("no_transactions", period=label + (keyword or ""))
-        lines = [
-            phrases.say(
-                "transaction_line",
-                when=item.at.astimezone(SHANGHAI).strftime("%m-%d %H:%M"),
-                what=" ".join(part for part in (item.counterparty, item.memo) if part) if direction == "in" else item.memo or item.counterparty,
-                amount=("+" if item.amount_fen > 0 else "-") + format_yuan(abs(item.amount_fen)),
-            )
-            for item in view.items
-        ]
+        lines = [transaction_line(item, direction) for item in view.items]
         if latest_only:
             return phrases.say("latest_transaction", line=lines[0])
         return phrases.say(
@@ -86,6 +92,15 @@ class ActionCheckTransactions(Action):
             received=format_yuan(view.total_in_fen),
             lines="\n".join(lines),
         )
+
+
+def transaction_line(item, direction: str | None) -> str:
+    return phrases.say(
+        "transaction_line",
+        when=item.at.astimezone(SHANGHAI).strftime("%m-%d %H:%M"),
+        what=" ".join(part for part in (item.counterparty, item.memo) if part) if direction == "in" else item.memo or item.counterparty,
+        amount=("+" if item.amount_fen > 0 else "-") + format_yuan(abs(item.amount_fen)),
+    )
 
 
 def periods_named(text: str, now: datetime) -> list[Period]:
@@ -107,4 +122,5 @@ def asks_history(tracker: Tracker) -> bool:
     text = latest_text(tracker)
     if cues.match("history_question", text) or cues.match("incoming_money", text):
         return True
-    return tracker.get_slot("last_topic") == "history" and any(word in text for word in CATEGORIES)
+    after_history = tracker.get_slot("last_topic") == "history"
+    return after_history and (any(word in text for word in CATEGORIES) or cues.match("previous_one", text))

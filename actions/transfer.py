@@ -46,6 +46,7 @@ FAILURES_MAX = 2
 AMBIGUOUS_SCORE_GAP = 8  # recipient match scores are 0..100
 DUPLICATE_WINDOW_S = 600
 TRANSFER_VERB = re.compile("转账|转钱|转一?笔|汇款|打钱|我要转|帮我转")
+SENDING_WORD = re.compile("转|汇|打钱|打给|打过去")
 BARE_OPTION = re.compile(r"^\s*[0-9]{1,2}\s*$")
 BARE_ANSWER_PREFIXES = re.compile(r"^(?:收款人是|收款人|转账给|转给|给|是|就|转)")
 BARE_ANSWER_NOISE = " ,.。，!！?？~～吧呀啊哦嗯的了"
@@ -354,7 +355,8 @@ def transfer_news(tracker: Tracker, customer_id: str | None, *, may_start: bool)
 
     In a transfer, a message that states an amount or names a payee and corrects ("多转点，改1000") or
     answers the question asked, or is short. Outside one (`may_start`, for messages the model could not
-    place), a message that names both a saved payee and an exact amount ("王五 100 借他吃饭").
+    place), a message that names both a saved payee and an exact amount ("王五 100 借他吃饭"), or a payee,
+    a word for sending and an unclear amount ("转他十几块", so the bot asks which amount).
     """
     if customer_id is None:
         return False
@@ -364,7 +366,10 @@ def transfer_news(tracker: Tracker, customer_id: str | None, *, may_start: bool)
         if reading.kind == "none" and not payees_in(customer_id, text):
             return False
         return bool(cues.match("correction", text) or tracker.get_slot("transfer_step") or len(text) <= 12)
-    return may_start and reading.kind == "exact" and bool(payees_in(customer_id, text))
+    if not may_start or reading.kind == "none" or not payees_in(customer_id, text):
+        return False
+    # "王五 100 借他吃饭"; with a word for sending, an unclear amount too ("转他十几块": which amount?)
+    return reading.kind == "exact" or (reading.kind in ("vague", "several") and SENDING_WORD.search(text) is not None)
 
 
 def transfer_override(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list | None:

@@ -1,0 +1,41 @@
+"""Messages the model put under the wrong label, read right by the action that got them."""
+
+from __future__ import annotations
+
+from actions.account import ActionCheckBalance
+from actions.actions import ActionOutOfScope, ActionRequestHuman, ActionResolveOffer
+from bot import phrases
+from tests.actions.conftest import Conversation
+
+
+def test_a_payee_and_an_unclear_amount_taken_for_out_of_scope_ask_which_amount(ledger):
+    lisi = Conversation("demo-lisi")
+    lisi.run(ActionOutOfScope(), "张三请我吃了碗面 转他十几块", "out_of_scope")
+    assert lisi.text.startswith(phrases.say("amount_which")[:8]), lisi.text
+    assert lisi.slots.get("transfer_step") == "amount" and not lisi.slots.get("draft_id")
+
+
+def test_a_takeaway_question_taken_for_a_balance_question_lists_the_takeaways(ledger):
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionCheckBalance(), "帮我看看今天中午那笔外卖扣了多少", "check_balance")
+    assert "外卖" in zhangsan.text and "当前余额" not in zhangsan.text, zhangsan.text
+
+
+def test_a_balance_question_that_names_the_balance_is_still_the_balance(ledger):
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionCheckBalance(), "余额还剩多少，最近一笔花了多少", "check_balance")
+    assert "¥12,345.67" in zhangsan.text
+
+
+def test_the_one_before_the_latest_after_a_history_answer_is_history_not_a_request_for_a_person(ledger):
+    zhangsan = Conversation("demo-zhangsan", slots={"last_topic": "history"})
+    zhangsan.run(ActionRequestHuman(), "那前一笔呢", "request_human")
+    assert zhangsan.text.startswith(phrases.say("previous_transaction", line="")[:6]), zhangsan.text
+    assert not any((m.get("custom") or {}).get("type") == "handoff" for m in zhangsan.replies)
+
+
+def test_still_failing_after_an_answer_offers_a_person_even_when_read_as_no(ledger):
+    zhangsan = Conversation("demo-zhangsan", slots={"last_faq_id": "pf_general", "pending_offer": "human"})
+    zhangsan.run(ActionResolveOffer(), "试了还是不行", "deny")
+    assert zhangsan.text == phrases.say("still_failing")
+    assert any("人工" in b["title"] for m in zhangsan.replies for b in m.get("buttons") or [])
