@@ -20,7 +20,7 @@ MODEL_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) $(wi
 export WALLETBOT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export WALLETBOT_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: help setup run run-scaled train test test-fast bench conversations clean
+.PHONY: help setup run run-scaled train test test-fast bench conversations soak soak-scaled clean
 
 help:
 	@echo "make run    set up what is missing, then start gateway, Rasa and action server"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench  run the benchmarks (figures in var/bench/)"
 	@echo "make run-scaled  two Rasa servers on PostgreSQL + Redis behind one gateway (README: Scale-out)"
 	@echo "make conversations  play the conversation corpus (CONVERSATIONS_ARGS=\"--point 3 --channel web\")"
+	@echo "make soak   30-minute chaos soak on SQLite (SOAK_ARGS=\"--scaled\" or make soak-scaled: PostgreSQL + Redis)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON311) -m venv $(VENV)
@@ -96,6 +97,15 @@ bench: setup $(MODEL)
 # goes to tests/artifacts/conversations/. CONVERSATIONS_ARGS filters: --point N, --id ID, --channel web.
 conversations: setup $(MODEL)
 	$(VENV)/bin/python -m tests.conversations $(CONVERSATIONS_ARGS)  # exits 1 below the 95 % gate
+
+# The chaos soak (README "Tests"): customers on three channels while processes are killed and requests
+# replayed, then money, PINs and conversations checked; figures printed, JSON summary in var/soak/.
+# Not part of `make test`, which runs its 2-minute version (tests/faults/test_soak.py).
+soak: setup $(MODEL)
+	$(VENV)/bin/python -m tests.soak $(SOAK_ARGS)
+
+soak-scaled: setup $(MODEL)
+	$(VENV)/bin/python -m tests.soak --scaled $(SOAK_ARGS)
 
 clean:
 	rm -rf models var/log var/bench
