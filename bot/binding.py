@@ -1,8 +1,10 @@
 """Binding a messenger account (Telegram, WeChat) to a wallet customer with a one-time code.
 
 The customer gets a 6-digit code in the bank app (`walletbot bind-code CUSTOMER` plays the app here);
-codes live 10 minutes, work once, and a messenger account gets 5 tries an hour. Only an HMAC of a
-code is stored.
+codes live 10 minutes, work once, and a messenger account gets 5 tries an hour. Wrong codes are
+also limited across every chat (`failures_per_hour_max`, `WALLETBOT_BIND_FAILURES_PER_HOUR_MAX`): many
+accounts guessing one code each cannot add up to a brute force; beyond the limit every attempt waits,
+the right code too, so a pause never tells which guess was right. Only an HMAC of a code is stored.
 
 Errors: `BindingError > {BindCodeInvalid, BindAttemptsExceeded}`.
 """
@@ -15,14 +17,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, delete, select
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from bot.db import Base, UtcDateTime
 from bot.wallet import models as _wallet_models  # noqa: F401  (the customers table the bindings refer to)
 
 BIND_CODE_TTL_S = 600
-BIND_ATTEMPTS_PER_HOUR_MAX = 5
+BIND_ATTEMPTS_PER_HOUR_MAX = 5  # per messenger account
+BIND_FAILURES_PER_HOUR_MAX = 50  # across every chat (the default of `Settings.bind_failures_per_hour_max`)
 BIND_CODE_DIGITS = 6
 
 
@@ -41,9 +44,12 @@ class BindCodeInvalid(BindingError):
 
 
 class BindAttemptsExceeded(BindingError):
-    def __init__(self, retry_after: datetime) -> None:
-        super().__init__(f"too many bind attempts, retry after {retry_after:%H:%M}")
+    """Too many attempts from this chat, or (`everyone`) too many wrong codes from all chats together."""
+
+    def __init__(self, retry_after: datetime, *, everyone: bool = False) -> None:
+        super().__init__(f"too many bind attempts{' from all chats' if everyone else ''}, retry after {retry_after:%H:%M}")
         self.retry_after = retry_after
+        self.everyone = everyone
 
 
 class BindCode(Base):
@@ -69,7 +75,7 @@ class ChannelBinding(Base):
 
 class BindAttempt(Base):
     __tablename__ = "bind_attempts"
-    __table_args__ = (Index("ix_bind_attempts_user_at", "channel", "external_user_id", "at"),)
+    __table_args__ = (Index("ix_bind_attempts_user_at", "channel", "external_user_id", "at"),)  # rows live an hour
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -88,9 +94,12 @@ def _hash(secret: str, code: str) -> str:
 
 
 class Binder:
-    def __init__(self, session_factory: sessionmaker[Session], secret: str) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], secret: str, *, failures_per_hour_max: int = BIND_FAILURES_PER_HOUR_MAX
+    ) -> None:
         self._sessions = session_factory
         self._secret = secret
+        self._failures_per_hour_max = failures_per_hour_max
 
     def issue_code(self, customer_id: str, *, now: datetime | None = None) -> IssuedCode:
         now = now or utcnow()
@@ -107,6 +116,11 @@ class Binder:
         now = now or utcnow()
         window_start = now - timedelta(hours=1)
         with self._sessions() as session:
+            session.execute(delete(BindAttempt).where(BindAttempt.at < window_start))  # only the last hour counts
+            failures, oldest = session.execute(select(func.count(), func.min(BindAttempt.at))).one()
+            if failures >= self._failures_per_hour_max:
+                session.commit()
+                raise BindAttemptsExceeded(oldest + timedelta(hours=1), everyone=True)
             recent = session.scalars(
                 select(BindAttempt.at)
                 .where(BindAttempt.channel == channel, BindAttempt.external_user_id == external_user_id, BindAttempt.at >= window_start)

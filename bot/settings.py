@@ -79,6 +79,19 @@ def _business_hours(env: dict[str, str]) -> tuple[time, time]:
     return start, end
 
 
+WECHAT_ENCODING_MODES = ("plaintext", "compatible", "safe")  # WeChat's 明文模式, 兼容模式, 安全模式
+
+
+def _wechat_encoding_mode(env: dict[str, str], aes_key: str) -> str:
+    """WECHAT_ENCODING_MODE: `safe` (only encrypted bodies) by default with an AES key, else `plaintext`."""
+    value = env.get("WECHAT_ENCODING_MODE", "").strip().lower() or ("safe" if aes_key else "plaintext")
+    if value not in WECHAT_ENCODING_MODES:
+        raise SettingsError(f"WECHAT_ENCODING_MODE must be one of {', '.join(WECHAT_ENCODING_MODES)}, got {value!r}")
+    if (value != "plaintext") != bool(aes_key):
+        raise SettingsError(f"WECHAT_ENCODING_MODE={value} needs WECHAT_AES_KEY {'set' if aes_key == '' else 'unset'}")
+    return value
+
+
 FAULT_POINTS = ("kill_after_pin_verified", "kill_after_transfer_committed")
 
 
@@ -116,6 +129,8 @@ class Settings:
     wechat_app_secret: str = field(default="", repr=False)
     wechat_aes_key: str = field(default="", repr=False)
     wechat_api_base_url: str = ""
+    # WeChat's message encoding: `safe` refuses plaintext bodies, `compatible` takes both (while switching).
+    wechat_encoding_mode: str = "plaintext"
     # WeChat retries after 5 s: answer passively within this, else "success" and the customer-service API.
     wechat_reply_deadline_s: float = 4.5
     # Limits, units last.
@@ -146,6 +161,13 @@ class Settings:
     agent_login_attempts_max: int = 5
     agent_lockout_s: int = 900
     agent_session_ttl_s: int = 12 * 3600
+    # Failed console sign-ins from one client IP (any accounts) per `agent_lockout_s` before it must wait.
+    agent_login_ip_failures_max: int = 20
+    # Wrong bind codes an hour across every chat of every channel before binding pauses for everyone.
+    bind_failures_per_hour_max: int = 50
+    # Client IPs (uvicorn's `forwarded_allow_ips`, comma-separated) whose X-Forwarded-For is believed;
+    # empty: nobody's, the client address is the TCP peer's.
+    forwarded_allow_ips: str = ""
     # Web chat abuse limits: a token bucket per customer (or visitor) and per client IP.
     rate_limit_per_customer_per_min: int = 30
     rate_limit_per_ip_per_min: int = 120
@@ -199,6 +221,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         wechat_app_secret=env.get("WECHAT_APP_SECRET", "").strip(),
         wechat_aes_key=env.get("WECHAT_AES_KEY", "").strip(),
         wechat_api_base_url=env.get("WECHAT_API_BASE_URL", "").strip(),
+        wechat_encoding_mode=_wechat_encoding_mode(env, env.get("WECHAT_AES_KEY", "").strip()),
         wechat_reply_deadline_s=_float(env, "WECHAT_REPLY_DEADLINE_S", 4.5, minimum=0.1),
         message_chars_max=_int(env, "WALLETBOT_MESSAGE_CHARS_MAX", 500, minimum=1),
         transfer_limit_fen=_int(env, "WALLETBOT_TRANSFER_LIMIT_FEN", 5_000_000, minimum=1),
@@ -221,6 +244,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         agent_login_attempts_max=_int(env, "WALLETBOT_AGENT_LOGIN_ATTEMPTS_MAX", 5, minimum=1),
         agent_lockout_s=_int(env, "WALLETBOT_AGENT_LOCKOUT_S", 900, minimum=1),
         agent_session_ttl_s=_int(env, "WALLETBOT_AGENT_SESSION_TTL_S", 12 * 3600, minimum=60),
+        agent_login_ip_failures_max=_int(env, "WALLETBOT_AGENT_LOGIN_IP_FAILURES_MAX", 20, minimum=1),
+        bind_failures_per_hour_max=_int(env, "WALLETBOT_BIND_FAILURES_PER_HOUR_MAX", 50, minimum=1),
+        forwarded_allow_ips=",".join(ip.strip() for ip in env.get("WALLETBOT_FORWARDED_ALLOW_IPS", "").split(",") if ip.strip()),
         rate_limit_per_customer_per_min=_int(env, "WALLETBOT_RATE_LIMIT_CUSTOMER_PER_MIN", 30, minimum=1),
         rate_limit_per_ip_per_min=_int(env, "WALLETBOT_RATE_LIMIT_IP_PER_MIN", 120, minimum=1),
         fault_inject=_fault_inject(env, env_name),

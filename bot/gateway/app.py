@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import httpx
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -26,9 +27,11 @@ from bot.masking import install_log_masking
 from bot.gateway import console
 from bot.gateway.chat import ChatInputRejected, ChatService
 from bot.gateway.hub import Hub
+from bot.gateway.login_guard import LoginGuard
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.ratelimit import RateLimitMiddleware
 from bot.gateway.secure import SecretRejected
+from bot.security_events import PROMETHEUS_CONTENT_TYPE
 from bot.gateway.telegram import router as telegram_router, start_telegram, stop_telegram
 from bot.phrases import say
 from bot.handoff import ButtonNotFound, ChatStore, ConversationView
@@ -39,6 +42,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 VISITOR_COOKIE = "wb_visitor"
 SSE_KEEPALIVE_S = 15.0
 ROW_ID_MAX = 2**63 - 1  # the largest id SQL databases store: a larger one is a 422, not an overflow
+LAST_EVENT_ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only ("²".isdigit() is True, int("²") fails)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1"})  # who may read `GET /metrics`
 
 
 @dataclass(frozen=True)
@@ -115,10 +120,35 @@ def get_chat(request: Request) -> ChatService:
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 
 
+def opened_topic(caller: Caller) -> str:
+    """The hub topic on which a caller's conversation is announced when their first message opens it."""
+    return f"opened:{caller.external_id}"
+
+
 async def open_conversation(chat: ChatService, caller: Caller, channel: str = "web") -> ConversationView:
-    return await run_in_threadpool(
+    """The caller's conversation, created by their first message (and announced to their event stream)."""
+    conversation = await run_in_threadpool(
         chat.store.open_conversation, channel=channel, external_id=caller.external_id, customer_id=caller.customer_id
     )
+    chat.hub.publish(opened_topic(caller), "opened", {})
+    return conversation
+
+
+async def existing_conversation(chat: ChatService, caller: Caller, channel: str = "web") -> ConversationView | None:
+    """The caller's conversation when they have written before; reading creates nothing (a client without
+    cookies would otherwise add a row with every request)."""
+    conversation = await run_in_threadpool(chat.store.find_conversation, channel=channel, external_id=caller.external_id)
+    if conversation is not None and conversation.customer_id != caller.customer_id:
+        return await open_conversation(chat, caller, channel)
+    return conversation
+
+
+async def conversation_awaiting_secret(chat: ChatService, caller: Caller) -> ConversationView:
+    """The conversation a PIN or SMS code may answer: none before the caller's first message."""
+    conversation = await existing_conversation(chat, caller)
+    if conversation is None:
+        raise SecretRejected(say("secret_not_expected"), status_code=409)
+    return conversation
 
 
 def _json(body: dict, caller: Caller, status_code: int = 200) -> JSONResponse:
@@ -155,6 +185,7 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
 
     app = FastAPI(title="walletbot gateway", version="0.1.0", lifespan=lifespan, responses=ERROR_RESPONSES)
     app.state.settings = settings
+    app.state.login_guard = LoginGuard(settings)  # agent sign-in throttles per client IP and per username
     app.add_middleware(RateLimitMiddleware, settings=settings)  # 429 for too many chat messages or PINs
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(console.router)  # the agent console: /console/ and /api/agent/*
@@ -198,7 +229,14 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+        return FileResponse(STATIC_DIR / "index.html", headers=console.PAGE_HEADERS)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Security-event counters in Prometheus' text format, for the loopback only (404 for anyone else)."""
+        if request.client is None or request.client.host not in LOOPBACK_HOSTS:
+            return Response(status_code=404)
+        return PlainTextResponse(request.app.state.chat.security_events.prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
 
     @app.post("/api/chat/messages")
     async def post_message(body: ChatMessageIn, caller: CallerDep, chat: ChatDep) -> JSONResponse:
@@ -221,7 +259,7 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
         """The secure answer to a PIN or SMS-code request: verified here, never forwarded to Rasa."""
         if (body.pin is None) == (body.otp is None):
             return _json({"detail": say("bad_request")}, caller, status_code=422)
-        conversation = await open_conversation(chat, caller)
+        conversation = await conversation_awaiting_secret(chat, caller)
         kind, value = ("pin", body.pin) if body.pin is not None else ("otp", body.otp)
         replies = await chat.submit_secret(conversation, kind, value or "")
         return _json({"conversation_id": conversation.id, "messages": [m.public() for m in replies]}, caller)
@@ -229,13 +267,15 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
     @app.post("/api/chat/otp/resend")
     async def resend_otp(caller: CallerDep, chat: ChatDep) -> JSONResponse:
         """A fresh SMS code for the transfer awaiting one (at most one a minute, five a day)."""
-        conversation = await open_conversation(chat, caller)
+        conversation = await conversation_awaiting_secret(chat, caller)
         replies = await chat.resend_otp(conversation)
         return _json({"conversation_id": conversation.id, "messages": [m.public() for m in replies]}, caller)
 
     @app.get("/api/chat/messages")
     async def get_messages(caller: CallerDep, chat: ChatDep, after: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0) -> JSONResponse:
-        conversation = await open_conversation(chat, caller)
+        conversation = await existing_conversation(chat, caller)
+        if conversation is None:
+            return _json({"conversation_id": None, "state": "bot", "messages": []}, caller)
         messages = await run_in_threadpool(chat.store.messages_after, conversation.id, after)
         return _json(
             {"conversation_id": conversation.id, **(await chat.handoff.public_state(conversation.id)), "messages": [m.public() for m in messages]},
@@ -243,15 +283,34 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
         )
 
     @app.get("/api/chat/events")
-    async def events(request: Request, caller: CallerDep, chat: ChatDep, after: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0) -> StreamingResponse:
-        conversation = await open_conversation(chat, caller)
+    async def events(request: Request, caller: CallerDep, chat: ChatDep, after: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0) -> Response:
         last_event_id = request.headers.get("last-event-id", "")
-        if last_event_id.isdigit():
+        if last_event_id:
+            if not LAST_EVENT_ID.fullmatch(last_event_id) or int(last_event_id) > ROW_ID_MAX:
+                return _json({"detail": say("bad_last_event_id")}, caller, status_code=400)
             after = max(after, int(last_event_id))
-        queue = chat.hub.subscribe(conversation.id)
+        # Before the caller's first message there is no conversation: the stream waits for it to be opened.
+        opened = chat.hub.subscribe(opened_topic(caller))
+        conversation = await existing_conversation(chat, caller)
+        queue = chat.hub.subscribe(conversation.id) if conversation is not None else None
 
         async def stream():
+            nonlocal conversation, queue
             try:
+                if conversation is None:
+                    yield _sse("state", {"state": "bot"})
+                while conversation is None:
+                    if await request.is_disconnected():
+                        return
+                    try:
+                        await asyncio.wait_for(opened.get(), SSE_KEEPALIVE_S)
+                    except asyncio.TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    conversation = await existing_conversation(chat, caller)
+                    if conversation is not None:
+                        queue = chat.hub.subscribe(conversation.id)  # before reading history: nothing is missed
+                chat.hub.unsubscribe(opened_topic(caller), opened)
                 seen = after
                 for message in await run_in_threadpool(chat.store.messages_after, conversation.id, after):
                     seen = message.id
@@ -271,7 +330,9 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
                     else:
                         yield _sse(event, data)
             finally:
-                chat.hub.unsubscribe(conversation.id, queue)
+                chat.hub.unsubscribe(opened_topic(caller), opened)
+                if queue is not None:
+                    chat.hub.unsubscribe(conversation.id, queue)
 
         response = StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         if caller.new_visitor_cookie:

@@ -34,6 +34,7 @@ from bot.handoff.models import utcnow
 from bot.masking import RECIPIENT_NUMBER, mask_id_numbers, mask_personal_numbers, recipient_numbers
 from bot.sealing import seal
 from bot.secret_text import SECRET_REQUEST_WINDOW_S, named_secret, six_digit_runs
+from bot.security_events import SecurityEvents
 from bot.settings import Settings
 from bot.textnorm import clean_spaces
 
@@ -119,6 +120,7 @@ class ChatService:
         self.store = store
         self.rasa = rasa
         self.hub = hub
+        self.security_events = SecurityEvents()  # counted for `GET /metrics`
         self.secure = SecurePath(self, session_factory)
         self.sessions = SessionKeeper(rasa, turns_max=settings.rasa_session_turns_max)
         self.handoff = HandoffDesk(self, session_factory)
@@ -168,10 +170,12 @@ class ChatService:
         runs = six_digit_runs(text)  # the one rule of a six-digit secret: `bot.secret_text`
         run = runs[0] if len(runs) == 1 else None
         if conversation.awaiting_secret and run is not None:
+            kind_asked = conversation.awaiting_secret
             # A PIN or code typed into the chat box: checked on the secure path, never stored or forwarded.
             # In a messenger it stays in the app's history: exposed, so the customer is advised to change it.
             async with self._locks[conversation.id]:
-                replies = await self.secure.submit(conversation, conversation.awaiting_secret, run)
+                conversation = await self._current(conversation)
+                replies = await self.secure.submit(conversation, conversation.awaiting_secret or kind_asked, run)
                 captured = say("secret_captured") + ("" if conversation.channel == "web" else exposed_advice)
                 notice = await self.append(conversation, sender="system", text=captured)
                 return Exchange(notice, replies)
@@ -182,11 +186,12 @@ class ChatService:
             # "密码246810" at any time, or a PIN retyped soon after a request (after a lockout, a cancel), or
             # two six-digit runs while one is awaited (one may be the PIN): discarded, never stored, forwarded
             # to Rasa or shown to an agent.
-            log.warning("security event: secret withheld from conversation %s (%s)", conversation.id, conversation.channel)
+            self.security_events.record("secret_withheld", channel=conversation.channel, detail=f"conversation {conversation.id}")
             async with self._locks[conversation.id]:
                 notice = await self.append(conversation, sender="system", text=say("secret_withheld") + exposed_advice)
                 return Exchange(notice, [])
         async with self._locks[conversation.id]:
+            conversation = await self._current(conversation)
             routed = await self.handoff.route_text(conversation, text)  # with an agent, or writing a ticket
             if routed is not None:
                 return Exchange(*routed)
@@ -220,6 +225,7 @@ class ChatService:
     async def handle_button(self, conversation: ConversationView, message_id: int, button_id: str) -> Exchange:
         button = await run_in_threadpool(self.store.button, conversation.id, message_id, button_id)
         async with self._locks[conversation.id]:
+            conversation = await self._current(conversation)
             routed = await self.handoff.route_button(conversation, button)  # gateway buttons, or with an agent
             if routed is not None:
                 return Exchange(*routed)
@@ -258,11 +264,16 @@ class ChatService:
 
     async def submit_secret(self, conversation: ConversationView, kind: str, value: str) -> list[MessageView]:
         async with self._locks[conversation.id]:
-            return await self.secure.submit(conversation, kind, value)
+            return await self.secure.submit(await self._current(conversation), kind, value)
 
     async def resend_otp(self, conversation: ConversationView) -> list[MessageView]:
         async with self._locks[conversation.id]:
-            return await self.secure.resend_otp(conversation)
+            return await self.secure.resend_otp(await self._current(conversation))
+
+    async def _current(self, conversation: ConversationView) -> ConversationView:
+        """The conversation as stored now, read under its lock: a view read before the lock may be stale (a
+        racing PIN already paid, so "still awaiting a PIN" would look like a transfer a crash interrupted)."""
+        return await run_in_threadpool(self.store.get_conversation, conversation.id)
 
     async def store_replies(self, conversation: ConversationView, answers: list[dict]) -> list[MessageView]:
         """Store and publish Rasa's answers, in one transaction up to a handoff (which adds messages of its own)."""

@@ -6,7 +6,7 @@ function, and replies; refusals are translated once, in `REFUSALS`, into a 4xx w
 
 | route | does |
 | --- | --- |
-| `POST /api/agent/login` `{"username","password"}` | cookie + `{"csrf_token","agent"}`; 5 failures lock for 15 min |
+| `POST /api/agent/login` `{"username","password"}` | cookie + `{"csrf_token","agent"}`; 5 failures lock for 15 min, 20 from one IP make it wait (`LoginGuard`) |
 | `POST /api/agent/logout` | ends the session; the agent's conversations go back to the queue |
 | `GET /api/agent/me` | the agent and the session's CSRF token |
 | `POST /api/agent/status` `{"status": "online" or "offline"}` | presence |
@@ -26,6 +26,7 @@ import secrets
 import time
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
@@ -35,6 +36,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from bot.gateway.desk import AGENTS_TOPIC, AgentActionRefused, HandoffDesk, _iso, note_body
+from bot.gateway.login_guard import IpThrottled, LoginGuard
 from bot.handoff import (
     AgentInvalid,
     AgentLockedOut,
@@ -72,7 +74,7 @@ REASON_LABELS = {
     "bot_unavailable": "机器人故障",
 }
 CHANNEL_LABELS = {"web": "网页", "telegram": "Telegram", "wechat": "微信"}
-CONSOLE_HEADERS = {
+PAGE_HEADERS = {  # every page the gateway serves (the console and the web chat): no framing, no foreign code
     "Cache-Control": "no-cache",
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -106,6 +108,10 @@ def _who(username: str, me: AgentView | None) -> str:
     return "您" if me is not None and username == me.username else username
 
 
+def _retry_after(until: datetime) -> dict[str, str]:
+    return {"Retry-After": str(max(1, int(until.timestamp() - time.time())))}
+
+
 def refusal(error: Exception, me: AgentView | None = None) -> HTTPException:
     match error:
         case AgentActionRefused():
@@ -113,8 +119,9 @@ def refusal(error: Exception, me: AgentView | None = None) -> HTTPException:
         case LoginRejected():
             return HTTPException(401, say("console_login_rejected"))
         case AgentLockedOut():
-            retry_after = max(1, int(error.until.timestamp() - time.time()))
-            return HTTPException(429, say("console_locked_out", until=format_local_time(error.until)), {"Retry-After": str(retry_after)})
+            return HTTPException(429, say("console_locked_out", until=format_local_time(error.until)), _retry_after(error.until))
+        case IpThrottled():
+            return HTTPException(429, say("console_ip_throttled", until=format_local_time(error.until)), _retry_after(error.until))
         case SessionInvalid():
             return HTTPException(401, say("console_session_invalid"))
         case ConversationNotFound():
@@ -280,15 +287,34 @@ async def console_redirect() -> RedirectResponse:
 
 @router.get("/console/", include_in_schema=False)
 async def console_page() -> FileResponse:
-    return FileResponse(CONSOLE_DIR / "index.html", headers=CONSOLE_HEADERS)
+    return FileResponse(CONSOLE_DIR / "index.html", headers=PAGE_HEADERS)
 
 
 # ── sign-in ────────────────────────────────────────────────────────────────────────────────────
 
 
+def get_login_guard(request: Request) -> LoginGuard:
+    return request.app.state.login_guard
+
+
+LoginGuardDep = Annotated[LoginGuard, Depends(get_login_guard)]
+
+
 @router.post("/api/agent/login")
-async def login(body: LoginIn, request: Request, desk: DeskDep) -> JSONResponse:
-    signed_in = await _do(run_in_threadpool(lambda: agents.login(desk.uow(), username=body.username.strip().lower(), password=body.password)))
+async def login(body: LoginIn, request: Request, desk: DeskDep, guard: LoginGuardDep) -> JSONResponse:
+    username, ip, now = body.username.strip().lower(), request.client.host if request.client else "unknown", datetime.now(timezone.utc)
+    try:
+        guard.check(ip, username, now)
+        signed_in = await run_in_threadpool(lambda: agents.login(desk.uow(), username=username, password=body.password, now=now))
+    except IpThrottled as error:
+        request.app.state.chat.security_events.record("login_throttled", channel="console", detail=f"client {ip}")
+        raise refusal(error) from error
+    except (LoginRejected, AgentLockedOut) as error:
+        answer = guard.refused(ip, username, error, now)  # a name that is no account locks like a real one
+        if isinstance(answer, AgentLockedOut):
+            request.app.state.chat.security_events.record("login_throttled", channel="console", detail=f"client {ip}: account locked")
+        raise refusal(answer) from error
+    guard.signed_in(username)
     desk.queue_changed()
     response = JSONResponse({"csrf_token": signed_in.csrf_token, "agent": agent_body(signed_in.agent)})
     _set_session_cookie(request, response, signed_in.session_token, request.app.state.settings.agent_session_ttl_s)

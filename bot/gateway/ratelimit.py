@@ -40,13 +40,17 @@ class _Bucket:
 
 
 class TokenBuckets:
-    """One token bucket per key: `per_min` tokens at most, refilled at `per_min` a minute."""
+    """One token bucket per key: `per_window` tokens at most, refilled at `per_window` every `window_s`."""
 
-    def __init__(self, per_min: int, *, clock: Callable[[], float] = time.monotonic, buckets_max: int = BUCKETS_MAX) -> None:
-        if per_min < 1:
-            raise ValueError("per_min must be at least 1")
-        self.capacity = float(per_min)
-        self.refill_per_s = per_min / 60.0
+    def __init__(
+        self, per_window: int, *, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic, buckets_max: int = BUCKETS_MAX
+    ) -> None:
+        if per_window < 1:
+            raise ValueError("per_window must be at least 1")
+        if window_s <= 0:
+            raise ValueError("window_s must be positive")
+        self.capacity = float(per_window)
+        self.refill_per_s = per_window / window_s
         self._clock = clock
         self._buckets_max = buckets_max
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()

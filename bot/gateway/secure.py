@@ -127,15 +127,18 @@ class SecurePath:
         draft_id = str(request.get("draft_id") or "")
         customer_id = conversation.customer_id
         if not customer_id or not draft_id or draft_id != shown_draft_id:
-            log.warning(
-                "security event: conversation %s: PIN requested for draft %r, but the customer was shown %r",
-                conversation.id, draft_id, shown_draft_id,
+            self.chat.security_events.record(
+                "draft_not_shown", channel=conversation.channel,
+                detail=f"conversation {conversation.id}: PIN requested for draft {draft_id!r}, the customer was shown {shown_draft_id!r}",
             )
             return None
         try:
             draft = await run_in_threadpool(lambda: get_draft(self._uow(), customer_id=customer_id, draft_id=draft_id))
         except WalletError as error:
-            log.warning("security event: conversation %s: PIN requested for draft %r: %s", conversation.id, draft_id, type(error).__name__)
+            self.chat.security_events.record(
+                "draft_not_shown", channel=conversation.channel,
+                detail=f"conversation {conversation.id}: PIN requested for draft {draft_id!r}: {type(error).__name__}",
+            )
             return None
         if draft.status not in OPEN_DRAFT_STATUSES:
             log.info("conversation %s: PIN requested for draft %s, which is %s", conversation.id, draft_id, draft.status)

@@ -309,6 +309,7 @@ class TelegramChannel:
         except BindCodeInvalid as error:
             await self.say(chat_id, "telegram_bind_invalid", attempts_left=error.attempts_left)
         except BindAttemptsExceeded as error:
+            self.chat.security_events.record("bind_throttled", channel=CHANNEL, detail="all chats" if error.everyone else f"user {user_id}")
             await self.say(chat_id, "telegram_bind_too_many", retry_after=format_local_time(error.retry_after))
         else:
             await self.say(chat_id, "telegram_bind_done")
@@ -396,6 +397,7 @@ async def telegram_webhook(request: Request) -> Response:
     if channel is None or not channel.webhook_mode:
         return Response(status_code=404)
     if not channel.secret_matches(request.headers.get(SECRET_HEADER)):
+        channel.chat.security_events.record("bad_signature", channel=CHANNEL, detail="wrong webhook secret token")
         return Response(status_code=403)
     return Response(status_code=await channel.accept_webhook(await request.body()))
 
@@ -404,7 +406,7 @@ async def start_telegram(settings: Settings, chat: ChatService, session_factory)
     """The running channel when `TELEGRAM_TOKEN` is set; None when it is not, or Telegram cannot be reached."""
     if not settings.telegram_token:
         return None
-    channel = TelegramChannel(settings, chat, Binder(session_factory, settings.secret), Deduper(session_factory))
+    channel = TelegramChannel(settings, chat, Binder(session_factory, settings.secret, failures_per_hour_max=settings.bind_failures_per_hour_max), Deduper(session_factory))
     try:
         await channel.start()
     except TelegramError as error:

@@ -1,8 +1,13 @@
 """WeChat official account: `GET` and `POST /wechat`, with wechatpy.
 
 On when `WECHAT_TOKEN` is set. Every request's `signature` (token, timestamp, nonce) is checked first
-(403 otherwise, and for timestamps older than `SIGNATURE_AGE_MAX_S`); in safe mode
-(`encrypt_type=aes`) the body's `msg_signature` too, then it is decrypted with `WECHAT_AES_KEY`.
+(403 otherwise, and for timestamps more than `SIGNATURE_AGE_MAX_S` away); an encrypted request's
+(`encrypt_type=aes`) `msg_signature` too, then it is decrypted with `WECHAT_AES_KEY`. The signature
+covers no body, so a signed URL is used once: a timestamp and nonce seen before are refused (403, kept
+in `inbound_events` beyond the signature's lifetime), and in safe mode (`WECHAT_ENCODING_MODE=safe`,
+the default with an AES key) a body in clear — no `encrypt_type=aes`, or no `Encrypt` element — is
+refused (400), so nobody holding a signed URL can post a message of their own. Each refusal is a
+security event (`bot.security_events`).
 
 WeChat waits 5 seconds for an answer and retries the same `MsgId` twice. So each message is handled
 once (`Deduper`) in a task of its own, and every request for it (the first and WeChat's retries)
@@ -29,6 +34,7 @@ Errors: `WeChatError > {WeChatApiError, WeChatApiUnavailable}`; `WeChatMisconfig
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -69,6 +75,7 @@ DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
 REPLY_BYTES_MAX = 2048  # WeChat's limit for one text message, passive or customer-service
 BODY_BYTES_MAX = 64 * 1024
 SIGNATURE_AGE_MAX_S = 300  # a signed URL cannot be replayed later with another body
+NONCE_CHANNEL = "wechat-nonce"  # `Deduper` channel of the (timestamp, nonce) pairs already used
 API_TIMEOUT_S = 5.0
 TOKEN_REFRESH_MARGIN_S = 300  # renew the access token this long before WeChat says it expires
 SEND_ATTEMPTS_MAX = 3
@@ -176,6 +183,11 @@ def dedupe_key(message) -> str:
     if message.type == "event" or not message.id:
         return f"{message.source}:{message.time}:{getattr(message, 'event', message.type)}"
     return str(message.id)
+
+
+def nonce_key(timestamp: str, nonce: str) -> str:
+    """The `Deduper` key of one signed URL (its signature is a function of exactly these two)."""
+    return f"{timestamp}:{nonce}" if len(nonce) <= 64 else f"{timestamp}:sha256:{hashlib.sha256(nonce.encode()).hexdigest()}"
 
 
 def _crypto(settings: Settings) -> WeChatCrypto | None:
@@ -430,6 +442,7 @@ class WeChatChannel:
         except BindCodeInvalid as error:
             return say("wechat_bind_invalid", attempts_left=error.attempts_left)
         except BindAttemptsExceeded as error:
+            self.chat.security_events.record("bind_throttled", channel=CHANNEL, detail="all chats" if error.everyone else f"user {openid}")
             return say("wechat_bind_too_many", retry_after=format_local_time(error.retry_after))
         return say("wechat_bind_done")
 
@@ -512,7 +525,7 @@ def wechat_router(settings: Settings, session_factory=None) -> APIRouter:
         logging.getLogger("httpx").addFilter(REDACT_SECRETS)  # the same filter once, however many apps
         api = CustomerServiceApi(settings.wechat_api_base_url, settings.wechat_app_id, settings.wechat_app_secret, http)
         chat: ChatService = app.state.chat
-        channel = WeChatChannel(settings, chat, Binder(sessions, settings.secret), Deduper(sessions), api, sessions)
+        channel = WeChatChannel(settings, chat, Binder(sessions, settings.secret, failures_per_hour_max=settings.bind_failures_per_hour_max), Deduper(sessions), api, sessions)
         register = getattr(chat, "register_channel", None)
         if callable(register):
             register(CHANNEL, channel.deliver)
@@ -530,6 +543,7 @@ def wechat_router(settings: Settings, session_factory=None) -> APIRouter:
         """WeChat's URL verification: echo `echostr` when the signature is right."""
         query = request.query_params
         if not signature_is_valid(settings.wechat_token, query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")):
+            request.app.state.chat.security_events.record("bad_signature", channel=CHANNEL, detail="URL verification")
             return Response(status_code=403)
         return PlainTextResponse(query.get("echostr", ""))
 
@@ -538,9 +552,14 @@ def wechat_router(settings: Settings, session_factory=None) -> APIRouter:
         deadline = asyncio.get_running_loop().time() + settings.wechat_reply_deadline_s
         query = request.query_params
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        events = request.app.state.chat.security_events
         if not signature_is_valid(settings.wechat_token, query.get("signature", ""), timestamp, nonce):
+            events.record("bad_signature", channel=CHANNEL, detail="URL signature")
             return Response(status_code=403)
         encrypted = query.get("encrypt_type", "raw").lower() == "aes"
+        if not encrypted and settings.wechat_encoding_mode == "safe":
+            events.record("plaintext_refused", channel=CHANNEL, detail="no encrypt_type=aes")
+            return Response(status_code=400)
         try:
             channel: WeChatChannel = request.app.state.wechat
             body = await request.body()
@@ -550,7 +569,14 @@ def wechat_router(settings: Settings, session_factory=None) -> APIRouter:
                 if channel.crypto is None:
                     log.error("wechat sent an encrypted message but WECHAT_AES_KEY is not set")
                     return PlainTextResponse(SUCCESS)
-                body = channel.crypto.decrypt_message(body, query.get("msg_signature", ""), timestamp, nonce)
+                try:
+                    body = channel.crypto.decrypt_message(body, query.get("msg_signature", ""), timestamp, nonce)
+                except (KeyError, TypeError):  # parsed, but no <Encrypt> element: a body in clear
+                    events.record("plaintext_refused", channel=CHANNEL, detail="no Encrypt element")
+                    return Response(status_code=400)
+            if not await run_in_threadpool(channel.deduper.first_time, NONCE_CHANNEL, nonce_key(timestamp, nonce)):
+                events.record("replay", channel=CHANNEL, detail=f"timestamp {timestamp} and nonce used before")
+                return Response(status_code=403)
             message = parse_message(body)
             if message is None:
                 return PlainTextResponse(SUCCESS)
@@ -558,7 +584,8 @@ def wechat_router(settings: Settings, session_factory=None) -> APIRouter:
             if outcome.reply is None:
                 return PlainTextResponse(SUCCESS)
             xml = channel.passive_reply(message, outcome.reply, encrypted=encrypted, nonce=nonce, timestamp=timestamp)
-        except (InvalidSignatureException, InvalidAppIdException):
+        except (InvalidSignatureException, InvalidAppIdException) as error:
+            events.record("bad_signature", channel=CHANNEL, detail=type(error).__name__)
             return Response(status_code=403)
         except Exception as error:  # WeChat gets no 500, the log no message text
             log.error("wechat request failed: %s", _where(error))

@@ -151,6 +151,12 @@ class ChatStore:
                     row = session.scalars(_by_channel_user(channel, external_id)).one()
             return _conversation_view(row)
 
+    def find_conversation(self, *, channel: str, external_id: str) -> ConversationView | None:
+        """The conversation of this channel user, or None before their first message (nothing is created)."""
+        with read_only_session(self._sessions) as session:
+            row = session.scalars(_by_channel_user(channel, external_id)).first()
+            return _conversation_view(row) if row is not None else None
+
     def get_conversation(self, conversation_id: str) -> ConversationView:
         with read_only_session(self._sessions) as session:
             row = session.get(Conversation, conversation_id)

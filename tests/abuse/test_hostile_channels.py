@@ -57,6 +57,7 @@ def channels(stack, tmp_path_factory):
             "WECHAT_APP_ID": APP_ID,
             "WECHAT_APP_SECRET": APP_SECRET,
             "WECHAT_AES_KEY": aes_key,
+            "WECHAT_ENCODING_MODE": "compatible",  # plaintext and safe-mode messages in turn
             "WECHAT_API_BASE_URL": wechat_server.url,
         }
         gateway = Stack(load_settings(env), env=env, log_dir=workdir / "log")

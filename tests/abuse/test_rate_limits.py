@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -10,8 +14,9 @@ from bot.gateway.app import create_app
 from bot.gateway.ratelimit import RateLimiter, TokenBuckets
 from bot.identity import issue_app_token
 from bot.phrases import say
+from bot.runner import Stack
 from bot.settings import SettingsError, load_settings
-from tests.conftest import free_port
+from tests.conftest import free_port, stack_env
 
 SECRET = "ratelimit-test-secret-0123456789abcdefghij"
 
@@ -99,3 +104,45 @@ def test_one_address_sending_too_fast_is_limited_whoever_it_claims_to_be(gateway
         statuses.append(gateway.post("/api/chat/messages", json={"text": "你好"}, headers=headers).status_code)
     assert statuses == [200] * 5 + [429] * 2
     assert gateway.get("/healthz").status_code in (200, 503)  # only the chat's writes count
+
+
+@contextmanager
+def gateway_process(tmp_path, **env: str):
+    """`python -m bot.gateway` started for real (as `walletbot run` starts it), Rasa absent, 3 requests a
+    minute per IP; yields its URL once it answers."""
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    upgrade_database(url)
+    environment = stack_env(tmp_path, SECRET, DATABASE_URL=url, WALLETBOT_RATE_LIMIT_IP_PER_MIN="3", **env)
+    running = Stack(load_settings(environment), env=environment, log_dir=tmp_path / "log")
+    running.start_gateway()
+    base = f"http://127.0.0.1:{running.settings.port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and running.processes["gateway"].poll() is None, "the gateway did not start"
+                time.sleep(0.2)
+        yield base
+    finally:
+        running.stop()
+
+
+def rotating_forwarded_for(base: str, requests: int) -> list[int]:
+    """Cookie-less PIN posts from 127.0.0.1, each claiming another client address (409: nothing awaits one)."""
+    return [
+        httpx.post(f"{base}/api/chat/pin", json={"pin": "135790"}, headers={"X-Forwarded-For": f"203.0.113.{n}"}, timeout=10).status_code
+        for n in range(1, requests + 1)
+    ]
+
+
+def test_by_default_x_forwarded_for_is_not_believed_so_rotating_it_does_not_escape_the_ip_limit(tmp_path):
+    with gateway_process(tmp_path) as base:
+        assert rotating_forwarded_for(base, 6) == [409] * 3 + [429] * 3
+
+
+def test_x_forwarded_for_is_believed_from_the_proxies_named_in_the_setting(tmp_path):
+    with gateway_process(tmp_path, WALLETBOT_FORWARDED_ALLOW_IPS="127.0.0.1") as base:
+        assert rotating_forwarded_for(base, 6) == [409] * 6  # a proxy on the loopback: each client has its own limit

@@ -7,74 +7,11 @@ as a compromised or replayed Rasa turn would (the red team's ¥100 summary that 
 from __future__ import annotations
 
 import json
-import shutil
 
-import httpx
-import pytest
-from fastapi.testclient import TestClient
-
-from bot.channel_auth import CHANNEL_PATH, SIGNATURE_HEADER, body_is_signed
-from bot.db import make_engine, make_session_factory, upgrade_database
-from bot.gateway.app import create_app
-from bot.gateway.rasa_client import RasaClient
-from bot.identity import issue_app_token
+from bot.channel_auth import SIGNATURE_HEADER, body_is_signed
 from bot.phrases import say
-from bot.settings import load_settings
-from bot.wallet import SqlAlchemyUnitOfWork, create_transfer_draft, get_balance, resolve_recipient, seed_demo
-from tests.conftest import free_port
-
-ENV = {
-    "WALLETBOT_SECRET": "security-secret-0123456789abcdefghijklmnop",
-    "WALLETBOT_PIN_HASH_TIME_COST": "1",
-    "WALLETBOT_PIN_HASH_MEMORY_KIB": "1024",
-    "WALLETBOT_PIN_HASH_PARALLELISM": "1",
-}
-ZHANGSAN_PIN = "246810"
-
-
-class ScriptedRasa:
-    """Answers each customer message with the next scripted reply; keeps the raw requests."""
-
-    def __init__(self) -> None:
-        self.replies: list[list[dict]] = []
-        self.requests: list[httpx.Request] = []
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == CHANNEL_PATH:
-            self.requests.append(request)
-            return httpx.Response(200, json=self.replies.pop(0) if self.replies else [{"text": "好的"}])
-        return httpx.Response(200, json={})
-
-
-@pytest.fixture(scope="module")
-def template_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("security") / "template.db"
-    url = f"sqlite:///{path}"
-    upgrade_database(url)
-    engine = make_engine(url)
-    seed_demo(SqlAlchemyUnitOfWork(make_session_factory(engine), settings=load_settings({**ENV, "DATABASE_URL": url})))
-    engine.dispose()
-    return path
-
-
-@pytest.fixture()
-def client(template_db, tmp_path):
-    path = tmp_path / "gateway.db"
-    shutil.copy(template_db, path)
-    url = f"sqlite:///{path}"
-    settings = load_settings({**ENV, "DATABASE_URL": url, "RASA_PORT": str(free_port()), "ACTIONS_PORT": str(free_port())})
-    engine = make_engine(url)
-    app = create_app(settings, session_factory=make_session_factory(engine))
-    with TestClient(app) as test_client:
-        rasa = ScriptedRasa()
-        app.state.chat.rasa = RasaClient(
-            "http://rasa.test", timeout_s=5, channel_key=settings.rasa_channel_key, transport=httpx.MockTransport(rasa.handler)
-        )
-        test_client.rasa, test_client.settings = rasa, settings
-        test_client.uow = lambda: SqlAlchemyUnitOfWork(make_session_factory(engine), settings=settings)
-        test_client.headers.update({"Authorization": f"Bearer {issue_app_token(settings.secret, 'demo-zhangsan')}"})
-        yield test_client
-    engine.dispose()
+from bot.wallet import create_transfer_draft, get_balance, resolve_recipient
+from tests.security.conftest import ZHANGSAN_PIN
 
 
 def draft_to_lisi(client, amount_fen: int):

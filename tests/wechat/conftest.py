@@ -83,6 +83,7 @@ def wechat_world(tmp_path_factory):
             "WECHAT_APP_ID": APP_ID,
             "WECHAT_APP_SECRET": APP_SECRET,
             "WECHAT_AES_KEY": aes_key,
+            "WECHAT_ENCODING_MODE": "compatible",  # the tests post both forms (safe mode: test_wechat_gateway.py)
             "WECHAT_API_BASE_URL": api_server.url,
             "WECHAT_REPLY_DEADLINE_S": str(REPLY_DEADLINE_S),
             "WALLETBOT_BUSINESS_HOURS": "00:00-24:00",  # human agents "on duty" whenever the tests run
