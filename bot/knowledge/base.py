@@ -1,4 +1,6 @@
-"""Loading and retrieval over `knowledge/faq.yml` (jieba tokens + rapidfuzz similarity).
+"""Loading and retrieval over `knowledge/faq.yml`: within a classified intent, a linear classifier over
+the entries' questions picks the entry (`bot.knowledge.ranker`); across all entries (a question the
+model could not place), jieba tokens + rapidfuzz similarity rank them.
 
 An answer in `faq.yml` is a template: every figure that our settings own (limits, the SMS-code
 threshold, the PIN lockout, the agents' hours) is a placeholder such as `{transfer_limit}`, filled in
@@ -19,6 +21,7 @@ from typing import Callable, Iterable, Mapping
 import yaml
 from rapidfuzz import fuzz
 
+from bot.knowledge.ranker import EntryRanker
 from bot.knowledge.tokens import content_tokens
 from bot.parsing import format_yuan
 from bot.settings import ROOT, Settings, get_settings
@@ -30,7 +33,6 @@ DOMAIN_FILE = ROOT / "domain.yml"
 FEE_TYPES = {"topup", "withdraw", "cross_border", "transfer", "open", "general"}
 TITLE_CHARS_MAX = 12
 QUESTIONS_MIN = 6
-LOOKUP_SCORE_MIN = 0.2  # below this, a classified question gets its intent's general answer
 HUMAN_OFFER = "转人工客服"  # an answer holding these words offers the customer a person
 
 
@@ -193,6 +195,13 @@ class KnowledgeBase:
             for feature in form.features:
                 counts[feature] = counts.get(feature, 0) + 1
         self._idf = {feature: math.log(1 + len(forms) / count) for feature, count in counts.items()}
+        self._entry_ranker: EntryRanker | None = None
+
+    def _ranker(self) -> EntryRanker:
+        """Trained on first use: loading and checking the file stays cheap for callers that never look up."""
+        if self._entry_ranker is None:
+            self._entry_ranker = EntryRanker(self.entries)
+        return self._entry_ranker
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -303,12 +312,10 @@ class KnowledgeBase:
             matching = [entry for entry in candidates if entry.fee_type == fee_type]
             if matching:
                 candidates = matching
-        ranked = self._rank(text, candidates)
-        best = ranked[0]
-        # A weak match within the intent falls back to the intent's general answer (its first entry).
-        if best.score < LOOKUP_SCORE_MIN and not fee_type:
-            return Hit(candidates[0], best.score)
-        return best
+        if len(candidates) == 1:
+            return self._rank(text, candidates)[0]
+        best = self._ranker().best(text, candidates)
+        return self._rank(text, [best])[0]  # its score, for callers that weigh how close the wording is
 
     def search(self, text: str, *, limit: int = 3) -> list[Hit]:
         """All entries ranked by similarity to `text`, best first, one entry per intent at most."""

@@ -253,7 +253,7 @@ def answers_intent(view: TurnView, intent: str) -> Problem | None:
             return None
         return Problem("no balance answer", _quote(view.texts))
     if intent == "check_transactions":
-        if any(says_phrase(view, key, "contains") for key in ("transactions_summary", "latest_transaction", "no_transactions", "no_transactions_incoming")):
+        if any(says_phrase(view, key, "contains") for key in ("transactions_summary", "latest_transaction", "no_transactions", "no_transactions_incoming", "previous_transaction", "no_previous_transaction")):
             return None
         return Problem("no transactions answer", _quote(view.texts))
     if intent == "transfer_money":
