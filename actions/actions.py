@@ -331,3 +331,6 @@ class ActionSmallTalk(Action):
             return ActionAnswerFaq().run(dispatcher, tracker, domain)  # a lost phone, whatever the model heard
         dispatcher.utter_message(text=replies.say(f"small_talk_{latest_intent(tracker)}"))
         return []
+
+
+get_knowledge_base().warm()  # at the action server's start, not on the first customer's question

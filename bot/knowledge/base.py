@@ -203,6 +203,11 @@ class KnowledgeBase:
             self._entry_ranker = EntryRanker(self.entries)
         return self._entry_ranker
 
+    def warm(self) -> "KnowledgeBase":
+        """Train the entry ranker now (a server at start-up), so the first customer's question is not slow."""
+        self._ranker()
+        return self
+
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
     def from_file(
