@@ -84,10 +84,10 @@ run-scaled: setup $(MODEL)
 	LOCK_STORE_URL="$${LOCK_STORE_URL:-redis://127.0.0.1:6379/1}" \
 	$(VENV)/bin/walletbot run
 
-# The corpus runs in `make test` (every case played, well-formed, no money mismatch); its 95 % pass-rate
-# gate is `make conversations` until it holds on every freshly trained model (see README, "Tests").
+# The corpus runs in `make test`: every case played, well-formed, no money mismatch, and its 95 % pass-rate
+# gate (see README, "Tests").
 test: setup $(MODEL) $(BROWSER_DEPS)
-	$(VENV)/bin/pytest -ra -m "not corpus_gate"
+	$(VENV)/bin/pytest -ra
 
 # With the scale-out layout too (PostgreSQL and Redis, as for `make test`); BENCH_ARGS adds options.
 bench: setup $(MODEL)
