@@ -6,13 +6,14 @@ import logging
 
 import json
 import re
+from functools import lru_cache
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import phrases
 from bot.db import get_session_factory
-from bot.identity import METADATA_KEY, IdentityInvalid, verify_identity
+from bot.identity import METADATA_KEY, IdentityInvalid, ReplayGuard, verify_identity
 from bot.sealing import unseal
 from bot.settings import get_settings
 from bot.textnorm import normalize
@@ -42,11 +43,20 @@ def customer_of(tracker: Tracker) -> str | None:
             settings.secret, metadata, sender=tracker.sender_id, text=str(tracker.latest_message.get("text") or ""),
             max_age_s=settings.identity_max_age_s,
         )
+        turn_id = tracker.latest_message.get("message_id")
+        if turn_id:  # Rasa's id of this user message: the turn this identity may serve
+            _replays(settings.identity_max_age_s).check(identity, str(turn_id))
     except IdentityInvalid as error:
         if isinstance(metadata, dict) and METADATA_KEY in metadata:  # an identity was there, and it did not hold
             log.warning("security: identity refused in conversation %s: %s", tracker.sender_id, error)
         return None
     return identity.customer_id
+
+
+@lru_cache(maxsize=1)
+def _replays(ttl_s: int) -> ReplayGuard:
+    """One guard for this action server process (identities outlive no restart by more than their age)."""
+    return ReplayGuard(ttl_s=ttl_s + 60)
 
 
 NUMBER_TOKEN = re.compile(r"【号码(\d+)】")

@@ -6,9 +6,11 @@ that message and `text_sha256` the SHA-256 of its normalised text (`message_dige
 identity only if the signature is valid, the sender matches the conversation, it is fresh, and the text
 Rasa recorded for the turn hashes to the signed digest, so an identity copied onto another message
 (another amount, another recipient) is refused. Nothing here is a secret worth hiding from Rasa's
-tracker: a signature binds one customer to one message of one conversation and expires.
+tracker: a signature binds one customer to one message of one conversation and expires. Within its
+lifetime, `ReplayGuard` lets it serve only the turn it first arrived with: the same message posted to
+Rasa again (by whoever holds the channel key) is a new turn, and its identity is refused.
 
-Errors: `IdentityError > {TokenInvalid, TokenExpired, IdentityInvalid}`.
+Errors: `IdentityError > {TokenInvalid, TokenExpired, IdentityInvalid > IdentityReplayed}`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hmac
 import json
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from bot.textnorm import normalize
@@ -42,6 +45,10 @@ class TokenExpired(IdentityError):
 
 class IdentityInvalid(IdentityError):
     pass
+
+
+class IdentityReplayed(IdentityInvalid):
+    """A valid identity that already served another turn."""
 
 
 def _b64(data: bytes) -> str:
@@ -137,3 +144,26 @@ def verify_identity(
     if not hmac.compare_digest(digest, message_digest(text)):
         raise IdentityInvalid("identity signed for another message")
     return Identity(customer_id=customer_id, sender=claimed_sender, iat=iat, message_id=mid)
+
+
+class ReplayGuard:
+    """Remembers, for as long as an identity is valid, the turn (Rasa's id of the user message) it first
+    came with; every action of that turn may use it, any other turn may not. Bounded: the oldest
+    entries go first past `entries_max`, and an entry is kept `ttl_s` (the identity's lifetime)."""
+
+    def __init__(self, *, ttl_s: int, entries_max: int = 200_000) -> None:
+        self.ttl_s = ttl_s
+        self.entries_max = entries_max
+        self._turns: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+
+    def check(self, identity: Identity, turn_id: str, *, now: float | None = None) -> None:
+        """Raise IdentityReplayed when this identity already served a turn other than `turn_id`."""
+        current = now if now is not None else time.time()
+        while self._turns and (len(self._turns) > self.entries_max or next(iter(self._turns.values()))[1] < current - self.ttl_s):
+            self._turns.popitem(last=False)
+        key = (identity.sender, identity.message_id)
+        first = self._turns.get(key)
+        if first is None:
+            self._turns[key] = (turn_id, current)
+        elif first[0] != turn_id:
+            raise IdentityReplayed(f"identity {identity.message_id} already served another turn")

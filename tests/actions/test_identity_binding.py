@@ -40,3 +40,27 @@ def test_a_button_payload_is_a_message_too(ledger):
     payload = '/affirm{"draft_id": "d-1"}'
     assert customer_of(tracker_with(payload, signed_text=payload)) == "demo-zhangsan"
     assert customer_of(tracker_with('/affirm{"draft_id": "d-2"}', signed_text=payload)) is None
+
+
+def test_an_identity_serves_only_the_turn_it_first_came_with(ledger):
+    """Every action of one turn may read the identity; the same message posted again is a new turn
+    (Rasa gives it a new message id), and its identity is refused."""
+    import time as _time
+
+    from rasa_sdk import Tracker
+
+    from actions.common import customer_of
+    from bot.identity import METADATA_KEY, sign_identity
+    from tests.actions.conftest import SECRET, SENDER
+
+    text = "给李四转100块"
+    metadata = {"channel": "web", METADATA_KEY: sign_identity(SECRET, customer_id="demo-zhangsan", sender=SENDER, text=text, now=_time.time())}
+
+    def turn(message_id: str) -> Tracker:
+        latest = {"text": text, "intent": {"name": "transfer_money"}, "entities": [], "metadata": metadata, "message_id": message_id}
+        return Tracker(SENDER, {}, latest, [], False, None, {}, "action_listen")
+
+    first = turn("rasa-message-1")
+    assert customer_of(first) == "demo-zhangsan"
+    assert customer_of(first) == "demo-zhangsan"  # a second action of the same turn
+    assert customer_of(turn("rasa-message-2")) is None  # the message replayed: another turn

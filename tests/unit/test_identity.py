@@ -88,3 +88,18 @@ def test_each_message_gets_its_own_identity_id():
     first = sign_identity(SECRET, customer_id="demo-lisi", sender="c", text="查余额", now=1000.0)
     second = sign_identity(SECRET, customer_id="demo-lisi", sender="c", text="查余额", now=1000.0)
     assert first["mid"] != second["mid"] and first["sig"] != second["sig"]
+
+
+def test_the_replay_guard_forgets_an_identity_once_it_has_expired_and_stays_bounded():
+    from bot.identity import Identity, IdentityReplayed, ReplayGuard
+
+    guard = ReplayGuard(ttl_s=60, entries_max=3)
+    one = Identity(customer_id="demo-zhangsan", sender="conv", iat=0, message_id="m1")
+    guard.check(one, "turn-a", now=1000.0)
+    guard.check(one, "turn-a", now=1001.0)
+    with pytest.raises(IdentityReplayed):
+        guard.check(one, "turn-b", now=1002.0)
+    guard.check(one, "turn-b", now=1100.0)  # long past the identity's lifetime: nothing to compare with
+    for n in range(10):
+        guard.check(Identity("demo-lisi", "conv", 0, f"x{n}"), "t", now=1100.0)
+    assert len(guard._turns) <= 4
