@@ -42,6 +42,10 @@ CONTEXT_TRANSACTIONS = 5
 CONTEXT_HISTORY_DAYS = 3650
 
 
+def leave_queue_button() -> dict:
+    return {"title": say("handoff_leave_queue_button"), "payload": "@leave_queue"}
+
+
 class AgentActionRefused(Exception):
     """The agent's request cannot be carried out; `reply` says why (Chinese), `status_code` how."""
 
@@ -198,7 +202,7 @@ class HandoffDesk:
         spot = outcome.spot or QueueSpot(0, 1)
         message = await self.chat.append(
             conversation, sender="system", text=prefix + queue_text(spot), custom=queue_custom(spot),
-            buttons=[{"title": say("handoff_leave_queue_button"), "payload": "@leave_queue"}],
+            buttons=[leave_queue_button()],
         )
         self._publish_state(conversation.id, queued_body(spot))
         self._to_agents(conversation.id, message, None)
@@ -220,7 +224,10 @@ class HandoffDesk:
                 say("handoff_waiting_next", eta=spot.eta_minutes) if spot.position == 0
                 else say("handoff_waiting", position=spot.position, eta=spot.eta_minutes)
             )
-            ack = await self.chat.append(conversation, sender="system", text=say("handoff_message_noted") + waiting, custom=queue_custom(spot))
+            ack = await self.chat.append(  # with 取消排队 again: the one offered earlier is spent once they write
+                conversation, sender="system", text=say("handoff_message_noted") + waiting, custom=queue_custom(spot),
+                buttons=[leave_queue_button()],
+            )
             self._publish_state(conversation.id, queued_body(spot))  # the banner says what the reply says
             self._to_agents(conversation.id, ack, None)
             return message, [ack]

@@ -99,13 +99,15 @@ def test_the_banner_agrees_with_the_transcript_and_leave_queue_goes_once_an_agen
         second.reload()
         expect(second.locator("#queue-text")).to_have_text(queue_text(moved_spot), timeout=15_000)
 
-        # Leaving the queue (the button was spent when the customer wrote, so in words, as the reply said):
-        # the banner goes, and nothing says a transfer is under way.
-        expect(leave_queue_buttons(second)).to_be_disabled()
-        ask(second, "不等了")
+        # Leaving the queue: the 取消排队 offered first was spent when the customer wrote, and the reply to
+        # what they wrote offers it again; pressing it, the banner goes and nothing says a transfer is under way.
+        expect(leave_queue_buttons(second).first).to_be_disabled()
+        expect(leave_queue_buttons(second).last).to_be_enabled()
+        leave_queue_buttons(second).last.click()
         expect(last_notice(second)).to_have_text(say("handoff_left_queue"), timeout=10_000)
         expect(second.locator("#queue-notice")).to_be_hidden()
-        expect(leave_queue_buttons(second)).to_be_hidden()
+        for button in leave_queue_buttons(second).all():
+            expect(button).to_be_hidden()
         assert second_id not in waiting(agent) and chat_state(second, gateway_url)["state"] == "bot"
     finally:
         if claimed is not None:
