@@ -173,8 +173,8 @@ def create_app(settings: Settings | None = None, *, session_factory=None) -> Fas
             settings.rasa_urls or settings.rasa_url, timeout_s=settings.rasa_timeout_s,
             auth_token=settings.rasa_api_token, channel_key=settings.rasa_channel_key,
         )
-        app.state.chat = ChatService(settings, ChatStore(factory), rasa, Hub(), factory)
         app.state.http = httpx.AsyncClient(timeout=2.0)
+        app.state.chat = ChatService(settings, ChatStore(factory), rasa, Hub(), factory, http=app.state.http)
         app.state.telegram = await start_telegram(settings, app.state.chat, factory)
         try:
             yield

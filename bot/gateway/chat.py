@@ -115,8 +115,10 @@ def text_for_rasa(text: str) -> str:
 
 
 class ChatService:
-    def __init__(self, settings: Settings, store: ChatStore, rasa: RasaClient, hub: Hub, session_factory=None) -> None:
+    def __init__(self, settings: Settings, store: ChatStore, rasa: RasaClient, hub: Hub, session_factory=None,
+                 http: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
+        self._http = http  # shared, for the action server's /health (probed on every Rasa turn)
         self.store = store
         self.rasa = rasa
         self.hub = hub
@@ -241,13 +243,20 @@ class ChatService:
         metadata = self._metadata(conversation, payload)
         if numbers:
             metadata[NUMBERS_METADATA_KEY] = seal(self.settings.secret, json.dumps(numbers))
+        # The action server is probed while Rasa works as well as after: one that was down when Rasa
+        # called it and restarted meanwhile answers /health again by the time Rasa has given up on it,
+        # and the lost answer would pass for a turn with nothing to say (found by the chaos soak).
+        up_before = asyncio.ensure_future(self._actions_up())
         try:
             answers = await self.rasa.send(conversation.id, payload, metadata)
         except RasaUnavailable as exc:
+            up_before.cancel()
             log.warning("rasa unavailable for conversation %s: %s", conversation.id, exc)
             return await self.handoff.on_bot_unavailable(conversation)
         replies = await self.store_replies(conversation, answers)
-        if not replies and not await self._actions_up():
+        if replies:
+            up_before.cancel()
+        elif not (await up_before and await self._actions_up()):
             # Rasa lost the custom action's answer (its events too, so the dialogue state is intact):
             # apologise and offer a human instead of leaving the customer with silence.
             log.warning("action server unavailable for conversation %s", conversation.id)
@@ -256,9 +265,12 @@ class ChatService:
         return replies
 
     async def _actions_up(self) -> bool:
+        url = f"{self.settings.actions_url}/health"
         try:
+            if self._http is not None:
+                return (await self._http.get(url, timeout=ACTIONS_HEALTH_TIMEOUT_S)).status_code == 200
             async with httpx.AsyncClient(timeout=ACTIONS_HEALTH_TIMEOUT_S) as http:
-                return (await http.get(f"{self.settings.actions_url}/health")).status_code == 200
+                return (await http.get(url)).status_code == 200
         except httpx.HTTPError:
             return False
 
