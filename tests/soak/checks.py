@@ -9,6 +9,7 @@ every file of the stack's work directory and every row of its PostgreSQL databas
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -127,24 +128,50 @@ def transfers_as_seen(stack: SoakStack, customers: list[SoakCustomer], journal: 
 
 
 PIN_CONTEXT = 40
+# Around a six-digit run: the characters of identifiers, hashes, signatures and numbers. A PIN inside a
+# longer such token (a hex draft id, a base64 signature) or after "1." / "03:32:53." (a fraction, a
+# time) is a coincidence of digits, not a stored PIN; the PIN alone, in a sentence, after "密码:" is one.
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/=_.:-]")
+TOKEN_MIN_CHARS = 16
 
 
-def _pattern(pins: dict[str, str]) -> re.Pattern[bytes]:
-    return re.compile(rb"(?<![0-9])(" + b"|".join(re.escape(p.encode()) for p in pins) + rb")(?![0-9])")
+def _pattern(pins: dict[str, str]) -> re.Pattern[str]:
+    return re.compile(r"(?<![0-9])(" + "|".join(re.escape(p) for p in pins) + r")(?![0-9])")
+
+
+def leaked_pins(text: str, pattern: re.Pattern[str]) -> list[tuple[str, str]]:
+    """(PIN, context) of each PIN stored in `text`."""
+    found = []
+    for match in pattern.finditer(text):
+        start, end = match.start(), match.end()
+        while start > 0 and TOKEN_CHARS.match(text[start - 1]):
+            start -= 1
+        while end < len(text) and TOKEN_CHARS.match(text[end]):
+            end += 1
+        token = text[start:end]
+        if token != match[1] and (len(token) >= TOKEN_MIN_CHARS or re.search(r"[0-9][.:]" + match[1], token)):
+            continue
+        found.append((match[1], text[max(match.start() - PIN_CONTEXT, 0):match.end() + PIN_CONTEXT]))
+    return found
 
 
 def no_pin_stored(stack: SoakStack, customers: list[SoakCustomer]) -> Check:
-    """Grep every file the stack wrote (ledger and tracker SQLite files, logs) and every row of its
-    PostgreSQL ledger schema and tracker database for each customer's PIN as a run of exactly six digits."""
+    """Every text value of every SQLite database the stack wrote (ledger, Rasa's tracker), the raw
+    bytes of those files (deleted rows linger in free pages), every log and other file, and every row
+    of its PostgreSQL ledger schema and tracker database, searched for each customer's PIN."""
     pins = {c.pin: c.customer_id for c in customers}
     pattern = _pattern(pins)
     found: list[str] = []
     files = [path for path in stack.workdir.rglob("*") if path.is_file()]
+    values = 0
     for path in files:
-        data = path.read_bytes()
-        for match in pattern.finditer(data):
-            context = data[max(match.start() - PIN_CONTEXT, 0):match.end() + PIN_CONTEXT].decode(errors="replace")
-            found.append(f"{path.relative_to(stack.workdir)}: {pins[match[1].decode()]}'s PIN in …{context!r}…")
+        name = str(path.relative_to(stack.workdir))
+        for pin, context in leaked_pins(path.read_bytes().decode(errors="replace"), pattern):
+            found.append(f"{name}: {pins[pin]}'s PIN in …{context!r}…")
+        if path.suffix == ".db":
+            for table, text in _sqlite_texts(path):
+                values += 1
+                found += [f"{name} {table}: {pins[pin]}'s PIN in …{context!r}…" for pin, context in leaked_pins(text, pattern)]
     rows = 0
     if stack.databases is not None:
         env = stack.databases.env("redis://unused")
@@ -153,11 +180,26 @@ def no_pin_stored(stack: SoakStack, customers: list[SoakCustomer]) -> Check:
             found += hits
             rows += count
     return Check("no PIN stored: database tables, Rasa's tracker store, log files", not found,
-                 {"files": len(files), "bytes": sum(p.stat().st_size for p in files), "postgres_rows": rows, "pins": len(pins)},
-                 _examples(found))
+                 {"files": len(files), "bytes": sum(p.stat().st_size for p in files), "sqlite_text_values": values,
+                  "postgres_rows": rows, "pins": len(pins)}, _examples(found))
 
 
-def _grep_postgres(url: str, schema: str, pattern: re.Pattern[bytes], pins: dict[str, str]) -> tuple[list[str], int]:
+def _sqlite_texts(path):
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for row in connection.execute(f'SELECT * FROM "{table}"'):
+                for value in row:
+                    if isinstance(value, bytes):
+                        value = value.decode(errors="replace")
+                    if isinstance(value, str):
+                        yield table, value
+    finally:
+        connection.close()
+
+
+def _grep_postgres(url: str, schema: str, pattern: re.Pattern[str], pins: dict[str, str]) -> tuple[list[str], int]:
     from sqlalchemy import text
 
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url)
@@ -167,8 +209,7 @@ def _grep_postgres(url: str, schema: str, pattern: re.Pattern[bytes], pins: dict
             for table in inspect(connection).get_table_names(schema=schema):
                 for (row,) in connection.execute(text(f'SELECT CAST(t AS text) FROM "{schema}"."{table}" AS t')):
                     rows += 1
-                    for match in pattern.finditer(row.encode()):
-                        hits.append(f"postgres {schema}.{table}: {pins[match[1].decode()]}'s PIN in {row[:120]!r}")
+                    hits += [f"postgres {schema}.{table}: {pins[pin]}'s PIN in {context!r}" for pin, context in leaked_pins(row, pattern)]
     finally:
         engine.dispose()
     return hits, rows

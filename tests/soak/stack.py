@@ -49,6 +49,9 @@ CHANNELS = ("web", "telegram", "wechat")
 NAMES = ("周芳", "吴磊", "郑丽", "冯强", "陈静", "褚伟", "卫东", "蒋涛", "沈梅", "韩雪", "杨帆", "朱琳",
          "秦岚", "许诺", "何平", "吕方", "施展", "孔亮")
 DEMO_PINS = frozenset({"246810", "135790", "112233"})
+# PINs from 900000 up: above every amount in fen the soak moves (at most ¥8,000), so an amount written
+# into a log or a JSON column is never taken for a leaked PIN by the checks.
+PIN_FIRST = 900_000
 WARM_UP = ("你好", "查余额")
 
 
@@ -68,7 +71,7 @@ def soak_customers(count: int, rng: random.Random) -> list[SoakCustomer]:
         raise ValueError(f"between 3 and {len(NAMES)} customers, not {count}")
     pins: list[str] = []
     while len(pins) < count:
-        pin = str(rng.randint(200_000, 999_999))
+        pin = str(rng.randint(PIN_FIRST, 999_999))
         if pin not in pins and pin not in DEMO_PINS and len(set(pin)) >= 4:
             pins.append(pin)
     phones = [f"1391234{n:04d}" for n in range(1, count + 1)]

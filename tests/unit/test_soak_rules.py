@@ -7,8 +7,8 @@ import random
 from collections import Counter
 
 from tests.soak.chaos import Kill, plan
-from tests.soak.checks import Windows, _pattern
-from tests.soak.stack import DEMO_PINS, soak_customers
+from tests.soak.checks import Windows, _pattern, leaked_pins
+from tests.soak.stack import DEMO_PINS, PIN_FIRST, soak_customers
 from tests.soak.workload import fen_of
 
 KINDS = ["gateway", "actions", "rasa"]
@@ -25,12 +25,13 @@ def test_the_kill_plan_is_the_same_for_the_same_seed_and_spreads_over_every_proc
     assert [k.planned_at for k in first] == sorted(k.planned_at for k in first)
 
 
-def test_a_pin_is_found_as_a_run_of_exactly_six_digits_only():
-    pattern = _pattern({"246810": "demo-zhangsan"})
-    assert pattern.search("密码是246810。".encode())
-    assert pattern.search(b'{"text": "246810"}')
-    assert not pattern.search(b"6222024681012")  # inside a card number
-    assert not pattern.search(b"1246810")
+def test_a_pin_is_found_as_a_run_of_exactly_six_digits_and_not_inside_ids_hashes_or_numbers():
+    pattern = _pattern({"946810": "soak-c01"})
+    for stored in ("密码是946810。", '{"text": "946810"}', "pin:946810", "customer946810", "INFO message 946810 from"):
+        assert leaked_pins(stored, pattern), stored
+    for coincidence in ("6222094681012", "1946810", "d-8de4b2d0946810be779339dcc5", "fa95a1a8123b759c5e946810dab3edf2b00",
+                        "2026-12-04 03:32:53.946810", '"timestamp": 1733283170.946810,'):
+        assert not leaked_pins(coincidence, pattern), coincidence
 
 
 def test_only_a_request_overlapping_a_gateway_downtime_is_excused():
@@ -44,7 +45,7 @@ def test_only_a_request_overlapping_a_gateway_downtime_is_excused():
 def test_soak_customers_have_pins_of_their_own_and_recipients_among_each_other():
     customers = soak_customers(12, random.Random(1))
     pins = [c.pin for c in customers]
-    assert len(set(pins)) == 12 and not set(pins) & DEMO_PINS
+    assert len(set(pins)) == 12 and not set(pins) & DEMO_PINS and all(int(pin) >= PIN_FIRST for pin in pins)
     assert Counter(c.channel for c in customers) == {"web": 4, "telegram": 4, "wechat": 4}
     names = {c.name for c in customers}
     for customer in customers:
