@@ -1,4 +1,4 @@
-"""What the web chat's browser tests share: Debian's Chromium, a phone-sized page, the agent on the API."""
+"""What the browser tests share: Debian's Chromium (one per module), phone-sized pages, the agent on the API."""
 
 from __future__ import annotations
 
