@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -233,9 +234,12 @@ def nothing_stranded(stack: SoakStack, customers: list[SoakCustomer], journal: J
                 problems.append(f"conversation {handoff.conversation_id} {handoff.status} for {age_s:.0f} s "
                                 f"({'nobody online' if nobody else 'past the timeout'})")
         ids = {c.customer_id for c in customers}
-        conversations = session.execute(select(Conversation.id, Conversation.customer_id).where(Conversation.customer_id.in_(ids))).all()
+        conversations = session.execute(
+            select(Conversation.id, Conversation.customer_id, Conversation.channel).where(Conversation.customer_id.in_(ids))
+        ).all()
         unanswered_stored = 0
-        for conversation_id, customer_id in conversations:
+        lost_in_kills: Counter = Counter()  # stored, then the gateway died before answering (excused, but counted)
+        for conversation_id, customer_id, channel in conversations:
             messages = session.execute(
                 select(ChatMessage.sender, ChatMessage.created_at).where(ChatMessage.conversation_id == conversation_id).order_by(ChatMessage.id)
             ).all()
@@ -247,23 +251,28 @@ def nothing_stranded(stack: SoakStack, customers: list[SoakCustomer], journal: J
                     continue
                 answer = next((m for m in messages[n + 1:] if m[0] != "customer"), None)
                 answered_s = (answer[1] - created_at).total_seconds() if answer else None
-                if (answered_s is None or answered_s > TURN_TIMEOUT_S) and not windows.excuse(at_s, at_s + TURN_TIMEOUT_S):
+                late = answered_s is None or answered_s > TURN_TIMEOUT_S
+                if late and windows.excuse(at_s, at_s + TURN_TIMEOUT_S):
+                    lost_in_kills[channel] += 1
+                elif late:
                     unanswered_stored += 1
                     problems.append(f"{customer_id}: a message stored at {at_s:.1f} s "
                                     + ("never answered" if answered_s is None else f"answered after {answered_s:.0f} s"))
-    unanswered_requests = excused = 0
+    unanswered_requests = 0
+    excused: Counter = Counter()
     for action in journal.actions:
         if action.answered and not action.broken:
             continue
         if windows.excuse(action.started_at, action.started_at + max(action.elapsed_s, 0.0)):
-            excused += 1
+            excused[action.channel] += 1
             continue
         unanswered_requests += 1
         problems.append(f"{action.customer_id} on {action.channel}: {action.kind} at {action.started_at:.1f} s "
                         f"{'could not reach the gateway' if action.broken else 'got no answer'} ({action.error or 'empty'}) with the gateway up")
     return Check("no conversation stranded: none queued or assigned with nobody online past the timeout, no message unanswered 30 s",
                  not problems, {"unanswered_requests": unanswered_requests, "unanswered_stored_messages": unanswered_stored,
-                                "unanswered_while_the_gateway_was_down": excused,
+                                "unanswered_while_the_gateway_was_down": dict(excused),
+                                "stored_and_lost_with_a_gateway_kill": dict(lost_in_kills),
                                 "agents_online_at_end": len(online)}, _examples(problems))
 
 
