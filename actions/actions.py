@@ -6,6 +6,7 @@ Business rules live in `bot/`; an action reads the tracker, calls one function, 
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -333,4 +334,6 @@ class ActionSmallTalk(Action):
         return []
 
 
-get_knowledge_base().warm()  # at the action server's start, not on the first customer's question
+# Load the knowledge base and train its entry ranker beside the server's start-up (never delaying it, so a
+# server that cannot start fails at once), rather than on the first customer's question.
+threading.Thread(target=lambda: get_knowledge_base().warm(), name="knowledge-warm-up", daemon=True).start()
