@@ -41,6 +41,16 @@ def rasa_api_token(settings: Settings) -> str:
     return settings.rasa_api_token
 
 
+def lock_lifetime_s(settings: Settings) -> int:
+    """How long a conversation's lock in the shared lock store outlives a Rasa server that died holding
+    it. Rasa's default (60 s) exceeds the gateway's wait for Rasa (`rasa_timeout_s`, 30 s): the next
+    message of a conversation that was mid-turn on a killed replica waited on the other replica until
+    the gateway gave up and queued the customer (found by the chaos soak). A third of the gateway's
+    wait lets the other replica take over in time; one gateway already sends a conversation's turns one
+    at a time, so the lock only has to cover one turn."""
+    return max(5, int(settings.rasa_timeout_s // 3))
+
+
 def endpoints_config(settings: Settings, *, default_tracker_db: Path | None = None) -> dict:
     """Rasa's endpoints. Without TRACKER_STORE_URL the tracker store is a SQLite file, not memory:
     Rasa's SQL store loads only the current session's events, which keeps a message's cost flat."""
@@ -121,6 +131,8 @@ class Stack:
             "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             RASA_TOKEN_ENV: rasa_api_token(self.settings), CHANNEL_KEY_ENV: self.settings.rasa_channel_key,
         }
+        if self.settings.lock_store_url:
+            rasa_env["TICKET_LOCK_LIFETIME"] = str(lock_lifetime_s(self.settings))
         if len(replicas) > 1:
             # Several servers on one machine: each runs TensorFlow on one thread (Rasa reads these), so
             # the replicas share the cores instead of oversubscribing them with thread pools.
