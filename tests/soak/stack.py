@@ -147,6 +147,17 @@ class SoakStack:
             time.sleep(0.5)
         return False
 
+    def wait_gateway(self, timeout_s: float) -> bool:
+        """Until the gateway answers at all (Rasa may still be loading: customers and agents talk anyway)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.gateway_url}/healthz", timeout=2.0)
+                return True
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        return False
+
     def tracker_db_files(self) -> list[Path]:
         return sorted(self.workdir.glob("rasa-tracker-*.db*"))
 

@@ -270,7 +270,7 @@ class Customer(threading.Thread):
                 client.open()
                 return client
             except ChannelBroken:
-                self.stack.wait_healthy(GATEWAY_BACK_S)
+                self.stack.wait_gateway(GATEWAY_BACK_S)
         raise RuntimeError(f"{self.who.customer_id} could not bind {channel}")
 
     def conversation_id(self) -> str | None:
@@ -296,7 +296,7 @@ class Customer(threading.Thread):
         except ChannelBroken as exc:
             journal.add(journal.actions, ActionRecord(who.customer_id, who.channel, kind, started_at,
                                                       round(time.monotonic() - started, 3), False, None, str(exc)[:200], broken=True))
-            if not self.stack.wait_healthy(GATEWAY_BACK_S):
+            if not self.stack.wait_gateway(GATEWAY_BACK_S):
                 return None, []
             journal.add(journal.replays, ReplayRecord(who.customer_id, who.channel, "retry", journal.now()))
             started_at, started = journal.now(), time.monotonic()
@@ -533,7 +533,7 @@ class Agent(threading.Thread):
                     self._serve_once()
                 except ChannelBroken:
                     self.journal.count("agent_gateway_unreachable")
-                    self.stack.wait_healthy(GATEWAY_BACK_S)
+                    self.stack.wait_gateway(GATEWAY_BACK_S)
                 self.halt.wait(1.0)
         except Exception as exc:  # noqa: BLE001
             import traceback
@@ -548,7 +548,9 @@ class Agent(threading.Thread):
                 self.journal.count("agent_sign_ins")
                 return
             except ChannelBroken:
-                self.stack.wait_healthy(GATEWAY_BACK_S)
+                self.journal.count("agent_sign_in_retries")
+                self.stack.wait_gateway(GATEWAY_BACK_S)
+                time.sleep(1.0)
         raise RuntimeError("agent1 could not sign in")
 
     def _on_break(self) -> bool:
