@@ -239,12 +239,15 @@ def nothing_stranded(stack: SoakStack, customers: list[SoakCustomer], journal: J
         ).all()
         unanswered_stored = 0
         lost_in_kills: Counter = Counter()  # stored, then the gateway died before answering (excused, but counted)
+        with_agent: dict[str, list[tuple[datetime, datetime]]] = {}  # an agent, not the bot, owes these answers
+        for row in session.scalars(select(Handoff).where(Handoff.assigned_at.is_not(None))):
+            with_agent.setdefault(row.conversation_id, []).append((row.assigned_at, row.closed_at or now))
         for conversation_id, customer_id, channel in conversations:
             messages = session.execute(
                 select(ChatMessage.sender, ChatMessage.created_at).where(ChatMessage.conversation_id == conversation_id).order_by(ChatMessage.id)
             ).all()
             for n, (sender, created_at) in enumerate(messages):
-                if sender != "customer":
+                if sender != "customer" or any(start <= created_at <= end for start, end in with_agent.get(conversation_id, ())):
                     continue
                 at_s = (created_at - wall_t0).total_seconds()
                 if at_s < 0 or at_s > end_s - TURN_TIMEOUT_S:
