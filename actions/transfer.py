@@ -133,6 +133,8 @@ class ActionTransfer(Action):
             return []
         if not in_transfer(tracker) and cues.match("incoming_money", latest_text(tracker)):
             return ActionCheckTransactions().run(dispatcher, tracker, domain)  # money coming in is never a transfer out
+        if in_transfer(tracker) and asks_history(tracker) and not names_money_or_payee(tracker, customer_id):
+            return ActionCheckTransactions().run(dispatcher, tracker, domain)  # "最近一笔" beside a summary: answered, the summary stays
         if latest_intent(tracker) == "inform" and not in_transfer(tracker) and not names_money_or_payee(tracker, customer_id):
             if asks_history(tracker):
                 return ActionCheckTransactions().run(dispatcher, tracker, domain)

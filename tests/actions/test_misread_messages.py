@@ -39,3 +39,14 @@ def test_still_failing_after_an_answer_offers_a_person_even_when_read_as_no(ledg
     zhangsan.run(ActionResolveOffer(), "试了还是不行", "deny")
     assert zhangsan.text == phrases.say("still_failing")
     assert any("人工" in b["title"] for m in zhangsan.replies for b in m.get("buttons") or [])
+
+
+def test_a_history_question_beside_a_pending_summary_is_answered_and_the_summary_stays(ledger):
+    from actions.transfer import ActionTransfer
+
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionTransfer(), "给李四转八百", "transfer_money")
+    draft_id = zhangsan.slots["draft_id"]
+    zhangsan.run(ActionTransfer(), "最近一笔", "inform")
+    assert zhangsan.text.startswith(phrases.say("latest_transaction", line="")[:6]), zhangsan.text
+    assert zhangsan.slots["draft_id"] == draft_id and zhangsan.slots.get("pending_offer") == "transfer"
