@@ -107,3 +107,33 @@ def gateway_url(stack) -> str:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (one per test module)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def agent(gateway_url):
+    """agent1 signed into the console API (cookie + CSRF token), so on duty; signed out afterwards."""
+    import httpx
+
+    with httpx.Client(base_url=gateway_url, timeout=30.0) as client:
+        response = client.post("/api/agent/login", json={"username": "agent1", "password": "agent1-pass"})
+        assert response.status_code == 200, response.text
+        client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+        yield client
+        client.post("/api/agent/logout")

@@ -209,25 +209,23 @@ class ChatStore:
 
     def secret_requested_since(self, conversation_id: str, since: datetime) -> bool:
         """Whether the bot asked this conversation for a PIN or SMS code at or after `since`."""
-        with read_only_session(self._sessions) as session:
-            customs = session.scalars(
-                select(ChatMessage.custom)
-                .where(ChatMessage.conversation_id == conversation_id, ChatMessage.sender == "bot", ChatMessage.created_at >= since)
-                .order_by(ChatMessage.id.desc())
-                .limit(MESSAGES_PAGE_MAX)
-            ).all()
-            return any(isinstance(custom, dict) and custom.get("type") == "pin_request" for custom in customs)
+        customs = self._recent_customs(conversation_id, "bot", since)
+        return any(isinstance(custom, dict) and custom.get("type") == "pin_request" for custom in customs)
 
     def last_custom(self, conversation_id: str, custom_type: str, *, since: datetime) -> dict | None:
         """The `custom` of the newest gateway (system) message of this type stored at or after `since`."""
+        customs = self._recent_customs(conversation_id, "system", since)
+        return next((c for c in customs if isinstance(c, dict) and c.get("type") == custom_type), None)
+
+    def _recent_customs(self, conversation_id: str, sender: str, since: datetime) -> list:
+        """The `custom` of this sender's messages stored at or after `since`, newest first (one page)."""
         with read_only_session(self._sessions) as session:
-            customs = session.scalars(
+            return list(session.scalars(
                 select(ChatMessage.custom)
-                .where(ChatMessage.conversation_id == conversation_id, ChatMessage.sender == "system", ChatMessage.created_at >= since)
+                .where(ChatMessage.conversation_id == conversation_id, ChatMessage.sender == sender, ChatMessage.created_at >= since)
                 .order_by(ChatMessage.id.desc())
                 .limit(MESSAGES_PAGE_MAX)
-            ).all()
-            return next((c for c in customs if isinstance(c, dict) and c.get("type") == custom_type), None)
+            ).all())
 
     def set_awaiting(self, conversation_id: str, *, secret: str | None, draft_id: str | None) -> None:
         """Remember that the bot asked for a PIN or SMS code (or, with None, that it no longer does)."""

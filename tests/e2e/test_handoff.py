@@ -59,15 +59,6 @@ def customer(gateway_url, stack):
         yield client
 
 
-@pytest.fixture()
-def agent(gateway_url):
-    with httpx.Client(base_url=gateway_url, timeout=30.0) as client:
-        response = client.post("/api/agent/login", json={"username": "agent1", "password": "agent1-pass"})
-        assert response.status_code == 200, response.text
-        client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
-        yield client
-        client.post("/api/agent/logout")
-
 
 def say(client: httpx.Client, text: str) -> list[dict]:
     response = client.post("/api/chat/messages", json={"text": text})

@@ -38,16 +38,6 @@ def uow(world):
     return lambda: SqlAlchemyUnitOfWork(sessions, settings=world.settings)
 
 
-@pytest.fixture()
-def agent(gateway_url):
-    """agent1 signed in (so on duty): a customer asking for a human is queued, not offered a ticket."""
-    with httpx.Client(base_url=gateway_url, timeout=30.0) as client:
-        response = client.post("/api/agent/login", json={"username": "agent1", "password": "agent1-pass"})
-        assert response.status_code == 200, response.text
-        client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
-        yield client
-        client.post("/api/agent/logout")
-
 
 def customer(world, customer_id: str | None) -> ChatClient:
     return ChatClient(f"http://127.0.0.1:{world.settings.port}", world.settings.secret, customer_id)
