@@ -21,6 +21,7 @@ import httpx
 from starlette.concurrency import run_in_threadpool
 
 from bot import cues
+from bot.dedupe import Resumed
 from bot.gateway import clauses
 from bot.gateway.desk import HandoffDesk
 from bot.gateway.hub import Hub
@@ -214,6 +215,19 @@ class ChatService:
             for turn in await self._turns(conversation, for_rasa):
                 replies += await self._ask_rasa(conversation, turn, numbers=numbers)
             return Exchange(customer_message, replies)
+
+    async def resume(self, conversation: ConversationView, resumed: Resumed) -> list[MessageView]:
+        """The answer to a messenger event a killed gateway was handling (`bot.dedupe`): the replies it had
+        stored and not sent; or, when it died before any reply, an honest notice — the turn is never run
+        twice (a draft or a Rasa turn doubled)."""
+        ids = set(resumed.message_ids)
+        stored = [m for m in await run_in_threadpool(self.store.messages_after, conversation.id, resumed.watermark) if m.id in ids]
+        last_customer = max((n for n, m in enumerate(stored) if m.sender == "customer"), default=-1)
+        replies = [m for m in stored[last_customer + 1:] if m.sender != "customer"]
+        if replies:
+            return replies
+        async with self._locks[conversation.id]:
+            return [await self.append(conversation, sender="system", text=say("turn_interrupted"))]
 
     async def _turns(self, conversation: ConversationView, text: str) -> list[str]:
         """Two questions in one message become two turns (`bot.gateway.clauses`); never mid-secret."""

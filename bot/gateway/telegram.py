@@ -4,8 +4,11 @@ On when `TELEGRAM_TOKEN` is set. Webhook mode when `TELEGRAM_WEBHOOK_URL` is set
 `POST /telegram/webhook`, authenticated by `X-Telegram-Bot-Api-Secret-Token`), polling otherwise;
 `TELEGRAM_API_BASE_URL` points the bot at a local Bot API server (the tests' fake).
 
-Every update is deduplicated by `update_id` before anything else; then thin handlers map the chat to
-a conversation and call `ChatService`:
+Every update is written to the inbox (`bot.dedupe.Inbox`, sealed) before it is acknowledged — in
+webhook mode before the 200, in polling mode before the next `getUpdates` — and marked done once
+handled, so a repeat is dropped and an update a killed gateway accepted but never answered is handled
+by the next one at startup (what the dead one had stored and not sent is delivered, not run again).
+Then thin handlers map the chat to a conversation and call `ChatService`:
 
 * text → `handle_text`; a 6-digit PIN or SMS code typed while one is awaited is deleted from the chat
   first, and goes to the secure path, never to Rasa or the transcript;
@@ -44,7 +47,7 @@ from telegram.ext import (
 )
 
 from bot.binding import BIND_CODE_DIGITS, BindAttemptsExceeded, BindCodeInvalid, Binder
-from bot.dedupe import Deduper
+from bot.dedupe import Inbox
 from bot.gateway.chat import ChatInputRejected, ChatService
 from bot.gateway.secure import SecretRejected
 from bot.secret_text import named_secret, six_digit_runs
@@ -144,8 +147,9 @@ def keyboard_for(message: MessageView) -> InlineKeyboardMarkup | None:
 class PerChatOrder(BaseUpdateProcessor):
     """Updates of different chats run concurrently; one chat's run one at a time, in arrival order."""
 
-    def __init__(self, max_concurrent_updates: int) -> None:
+    def __init__(self, max_concurrent_updates: int, finished=None) -> None:
         super().__init__(max_concurrent_updates)
+        self._finished = finished  # awaited with each update once it has been handled
         self._locks: dict[int | None, asyncio.Lock] = {}
         self._holders: Counter[int | None] = Counter()
 
@@ -157,6 +161,8 @@ class PerChatOrder(BaseUpdateProcessor):
         try:
             async with lock:
                 await coroutine
+            if self._finished is not None and isinstance(update, Update):
+                await self._finished(update)
         finally:
             self._holders[key] -= 1
             if not self._holders[key]:
@@ -191,15 +197,16 @@ def _file_url(base_url: str) -> str:
 
 
 class TelegramChannel:
-    def __init__(self, settings: Settings, chat: ChatService, binder: Binder, deduper: Deduper) -> None:
+    def __init__(self, settings: Settings, chat: ChatService, binder: Binder, inbox: Inbox) -> None:
         if settings.telegram_webhook_url and not settings.telegram_secret_token:
             raise TelegramMisconfigured("TELEGRAM_WEBHOOK_URL is set but TELEGRAM_SECRET_TOKEN is not")
         self.settings = settings
         self.chat = chat
         self.binder = binder
-        self.deduper = deduper
+        self.inbox = inbox
+        self._accepted: set[int] = set()  # update ids written to the inbox by this process, not yet handled
         self.webhook_mode = bool(settings.telegram_webhook_url)
-        builder = Application.builder().token(settings.telegram_token).concurrent_updates(PerChatOrder(CONCURRENT_UPDATES_MAX))
+        builder = Application.builder().token(settings.telegram_token).concurrent_updates(PerChatOrder(CONCURRENT_UPDATES_MAX, self._finished))
         if settings.telegram_api_base_url:
             base_url = settings.telegram_api_base_url
             builder = builder.base_url(base_url).base_file_url(_file_url(base_url))
@@ -232,6 +239,7 @@ class TelegramChannel:
         else:
             await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
         await self.application.start()
+        await self._recover()
         register = getattr(self.chat, "register_channel", None)
         if callable(register):
             register(CHANNEL, self.deliver)
@@ -259,8 +267,28 @@ class TelegramChannel:
             update = Update.de_json(json.loads(body), self.application.bot)
         except (ValueError, TypeError, KeyError, AttributeError):
             return 400
-        await self.application.update_queue.put(update)
+        if await run_in_threadpool(self.inbox.receive, CHANNEL, str(update.update_id), json.dumps(update.to_dict(), ensure_ascii=False)):
+            self._accepted.add(update.update_id)
+            await self.application.update_queue.put(update)
+        else:
+            log.info("telegram update %s repeated: dropped", update.update_id)
         return 200
+
+    async def _recover(self) -> None:
+        """Queue the updates a killed gateway had accepted and not handled (oldest first)."""
+        for orphan in await run_in_threadpool(self.inbox.orphans, CHANNEL):
+            try:
+                update = Update.de_json(json.loads(orphan.body), self.application.bot)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                await run_in_threadpool(self.inbox.done, CHANNEL, orphan.key)
+                continue
+            log.info("telegram update %s accepted by an earlier gateway and not handled: handling it now", update.update_id)
+            self._accepted.add(update.update_id)
+            await self.application.update_queue.put(update)
+
+    async def _finished(self, update: Update) -> None:
+        self._accepted.discard(update.update_id)
+        await run_in_threadpool(self.inbox.done, CHANNEL, str(update.update_id))
 
     # -- outbound
 
@@ -285,7 +313,11 @@ class TelegramChannel:
     # -- handlers
 
     async def drop_repeats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not await run_in_threadpool(self.deduper.first_time, CHANNEL, str(update.update_id)):
+        """Polling mode's inbox write (the webhook wrote it already, and so did recovery)."""
+        if update.update_id in self._accepted:
+            return
+        body = json.dumps(update.to_dict(), ensure_ascii=False)
+        if not await run_in_threadpool(self.inbox.receive, CHANNEL, str(update.update_id), body):
             log.info("telegram update %s repeated: dropped", update.update_id)
             raise ApplicationHandlerStop
 
@@ -323,7 +355,8 @@ class TelegramChannel:
         conversation = await self.conversation_for(update)
         if named_secret(message.text) or (conversation.awaiting_secret and six_digit_runs(message.text)):
             await self._delete(message)  # first: a PIN stays on screen no longer than it must
-        await self._exchange(message.chat_id, self.chat.handle_text(conversation, message.text))
+        if not await self._resumed(update, conversation):
+            await self._exchange(message.chat_id, self.chat.handle_text(conversation, message.text))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -343,7 +376,8 @@ class TelegramChannel:
             except TelegramError as error:
                 log.info("keyboard not removed: %s", type(error).__name__)
         conversation = await self.conversation_for(update)
-        await self._exchange(update.effective_chat.id, self.chat.handle_button(conversation, *clicked))
+        if not await self._resumed(update, conversation):
+            await self._exchange(update.effective_chat.id, self.chat.handle_button(conversation, *clicked))
 
     async def on_not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.say(update.effective_chat.id, "telegram_text_only")
@@ -365,6 +399,15 @@ class TelegramChannel:
                 pass
 
     # -- edges
+
+    async def _resumed(self, update: Update, conversation: ConversationView) -> bool:
+        """True when a killed gateway had begun this update: what it stored is sent instead of a second turn."""
+        resumed = await run_in_threadpool(self.inbox.begin, CHANNEL, str(update.update_id), conversation.id)
+        if resumed is None:
+            return False
+        for reply in await self.chat.resume(conversation, resumed):
+            await self.send(update.effective_chat.id, reply)
+        return True
 
     async def _exchange(self, chat_id: int, call) -> None:
         """Await a ChatService call and send its replies; the service's refusals become one Chinese reply."""
@@ -406,7 +449,7 @@ async def start_telegram(settings: Settings, chat: ChatService, session_factory)
     """The running channel when `TELEGRAM_TOKEN` is set; None when it is not, or Telegram cannot be reached."""
     if not settings.telegram_token:
         return None
-    channel = TelegramChannel(settings, chat, Binder(session_factory, settings.secret, failures_per_hour_max=settings.bind_failures_per_hour_max), Deduper(session_factory))
+    channel = TelegramChannel(settings, chat, Binder(session_factory, settings.secret, failures_per_hour_max=settings.bind_failures_per_hour_max), Inbox(session_factory, settings.secret))
     try:
         await channel.start()
     except TelegramError as error:

@@ -10,7 +10,9 @@ refused (400), so nobody holding a signed URL can post a message of their own. E
 security event (`bot.security_events`).
 
 WeChat waits 5 seconds for an answer and retries the same `MsgId` twice. So each message is handled
-once (`Deduper`) in a task of its own, and every request for it (the first and WeChat's retries)
+once (the inbox, `bot.dedupe.Inbox`: written, sealed, before anything else and marked done once its
+answer is claimed; one a killed gateway was answering is answered by a retry or, after the retries,
+by the next gateway at startup through the customer-service API) in a task of its own, and every request for it (the first and WeChat's retries)
 waits for that task until its own deadline (`wechat_reply_deadline_s` after it arrived):
 
 * done in time: the answer is the passive reply (its first 2,048 bytes; the rest follows through the
@@ -57,7 +59,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from bot.binding import BindAttemptsExceeded, BindCodeInvalid, Binder
-from bot.dedupe import Deduper
+from bot.dedupe import Inbox
 from bot.gateway.chat import ChatInputRejected, ChatService
 from bot.gateway.secure import SecretRejected, looks_like_secret
 from bot.handoff import ButtonNotFound, ConversationView, MessageView
@@ -75,7 +77,7 @@ DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
 REPLY_BYTES_MAX = 2048  # WeChat's limit for one text message, passive or customer-service
 BODY_BYTES_MAX = 64 * 1024
 SIGNATURE_AGE_MAX_S = 300  # a signed URL cannot be replayed later with another body
-NONCE_CHANNEL = "wechat-nonce"  # `Deduper` channel of the (timestamp, nonce) pairs already used
+NONCE_CHANNEL = "wechat-nonce"  # inbox channel of the (timestamp, nonce) pairs already used
 API_TIMEOUT_S = 5.0
 TOKEN_REFRESH_MARGIN_S = 300  # renew the access token this long before WeChat says it expires
 SEND_ATTEMPTS_MAX = 3
@@ -186,7 +188,7 @@ def dedupe_key(message) -> str:
 
 
 def nonce_key(timestamp: str, nonce: str) -> str:
-    """The `Deduper` key of one signed URL (its signature is a function of exactly these two)."""
+    """The inbox key of one signed URL (its signature is a function of exactly these two)."""
     return f"{timestamp}:{nonce}" if len(nonce) <= 64 else f"{timestamp}:sha256:{hashlib.sha256(nonce.encode()).hexdigest()}"
 
 
@@ -314,12 +316,12 @@ class Outcome:
 
 class WeChatChannel:
     def __init__(
-        self, settings: Settings, chat: ChatService, binder: Binder, deduper: Deduper, api: CustomerServiceApi, session_factory
+        self, settings: Settings, chat: ChatService, binder: Binder, inbox: Inbox, api: CustomerServiceApi, session_factory
     ) -> None:
         self.settings = settings
         self.chat = chat
         self.binder = binder
-        self.deduper = deduper
+        self.inbox = inbox
         self.api = api
         self._sessions = session_factory
         self.crypto = _crypto(settings)
@@ -330,12 +332,12 @@ class WeChatChannel:
 
     # -- one inbound message: handled once, answered passively or later
 
-    async def respond(self, message, deadline: float) -> Outcome:
-        """The answer to one request for `message`, by `deadline` (event-loop time) or not at all."""
+    async def respond(self, message, deadline: float, body: str | None = None) -> Outcome:
+        """The answer to one request for `message` (its XML `body`), by `deadline` (event-loop time) or not at all."""
         key = dedupe_key(message)
         pending = self._pending.get(key)
         if pending is None:
-            if await run_in_threadpool(self.deduper.first_time, CHANNEL, key):
+            if await run_in_threadpool(self.inbox.receive, CHANNEL, key, body):
                 pending = self._start(key, message)
             else:
                 pending = self._pending.get(key)  # a retry: still being answered in this process?
@@ -350,15 +352,29 @@ class WeChatChannel:
         self._spawn(self._answer_in_background(pending, message))
         return pending
 
+    async def recover(self) -> None:
+        """Answer, through the customer-service API, the messages a killed gateway had taken and not answered."""
+        for orphan in await run_in_threadpool(self.inbox.orphans, CHANNEL):
+            message = parse_message(orphan.body)
+            if message is None or orphan.key in self._pending:
+                continue
+            log.info("wechat message %s taken by an earlier gateway and not answered: answering it now", orphan.key)
+            self._start(orphan.key, message)
+
+    def _claimed(self, pending: PendingAnswer) -> None:
+        """The answer is on its way (a passive reply, or the API): the inbox may forget the message."""
+        self._pending.pop(pending.key, None)
+        self._spawn(run_in_threadpool(self.inbox.done, CHANNEL, pending.key))
+
     async def _answer_in_background(self, pending: PendingAnswer, message) -> None:
         try:
-            pending.pieces = split_text(await self.answer(message))
+            pending.pieces = split_text(await self.answer(message, pending.key))
         except Exception as error:  # logged, and the customer gets nothing rather than a 500
             log.error("wechat message %s failed: %s", pending.key, _where(error))
         pending.done.set()
         if pending.waiters == 0 and pending.claim():  # every request has already said "success"
-            self._pending.pop(pending.key, None)
             await self.send(pending.openid, pending.pieces)
+            self._claimed(pending)
 
     async def _await(self, pending: PendingAnswer, deadline: float) -> Outcome:
         loop = asyncio.get_running_loop()
@@ -375,14 +391,18 @@ class WeChatChannel:
         if not pending.done.is_set():
             return Outcome()  # the task delivers through the API, or a later retry takes it
         if loop.time() <= deadline and pending.claim():
-            self._pending.pop(pending.key, None)
+            self._claimed(pending)
             if not pending.pieces:
                 return Outcome()
             return Outcome(reply=pending.pieces[0], follow_up=pending.pieces[1:])
         if pending.waiters == 0 and pending.claim():  # too late for a passive reply, and nobody else waits
             self._pending.pop(pending.key, None)
-            self._spawn(self.send(pending.openid, pending.pieces))
+            self._spawn(self._send_then_forget(pending))
         return Outcome()
+
+    async def _send_then_forget(self, pending: PendingAnswer) -> None:
+        await self.send(pending.openid, pending.pieces)
+        self._claimed(pending)
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)
@@ -398,14 +418,14 @@ class WeChatChannel:
 
     # -- what the customer is told
 
-    async def answer(self, message) -> str:
+    async def answer(self, message, key: str | None = None) -> str:
         if message.type == "text":
-            return await self.answer_text(message.source, message.content or "")
+            return await self.answer_text(message.source, message.content or "", key)
         if message.type == "event":
             return say("wechat_welcome") if message.event in ("subscribe", "subscribe_scan") else ""
         return say("wechat_text_only") if message.type in NOT_TEXT else ""  # unknown: most likely a new event
 
-    async def answer_text(self, openid: str, text: str) -> str:
+    async def answer_text(self, openid: str, text: str, key: str | None = None) -> str:
         clean = normalize(text)
         bind = BIND.match(clean)
         if bind:
@@ -416,6 +436,9 @@ class WeChatChannel:
         if clean.lower() in UNBIND and (clean.startswith("/") or conversation.customer_id):
             unbound = await run_in_threadpool(self.binder.unbind, CHANNEL, openid)
             return say("wechat_unbind_done" if unbound else "wechat_unbind_none")
+        resumed = await run_in_threadpool(self.inbox.begin, CHANNEL, key, conversation.id) if key else None
+        if resumed is not None:  # a killed gateway had begun it: what it stored, not a second turn
+            return render(await self.chat.resume(conversation, resumed))
         try:
             if conversation.awaiting_secret and looks_like_secret(clean):
                 # A PIN or SMS code: checked on the secure path, never stored or forwarded to Rasa.
@@ -525,11 +548,12 @@ def wechat_router(settings: Settings, session_factory=None) -> APIRouter:
         logging.getLogger("httpx").addFilter(REDACT_SECRETS)  # the same filter once, however many apps
         api = CustomerServiceApi(settings.wechat_api_base_url, settings.wechat_app_id, settings.wechat_app_secret, http)
         chat: ChatService = app.state.chat
-        channel = WeChatChannel(settings, chat, Binder(sessions, settings.secret, failures_per_hour_max=settings.bind_failures_per_hour_max), Deduper(sessions), api, sessions)
+        channel = WeChatChannel(settings, chat, Binder(sessions, settings.secret, failures_per_hour_max=settings.bind_failures_per_hour_max), Inbox(sessions, settings.secret), api, sessions)
         register = getattr(chat, "register_channel", None)
         if callable(register):
             register(CHANNEL, channel.deliver)
         app.state.wechat = channel
+        await channel.recover()
         try:
             yield
         finally:
@@ -574,13 +598,13 @@ def wechat_router(settings: Settings, session_factory=None) -> APIRouter:
                 except (KeyError, TypeError):  # parsed, but no <Encrypt> element: a body in clear
                     events.record("plaintext_refused", channel=CHANNEL, detail="no Encrypt element")
                     return Response(status_code=400)
-            if not await run_in_threadpool(channel.deduper.first_time, NONCE_CHANNEL, nonce_key(timestamp, nonce)):
+            if not await run_in_threadpool(channel.inbox.first_time, NONCE_CHANNEL, nonce_key(timestamp, nonce)):
                 events.record("replay", channel=CHANNEL, detail=f"timestamp {timestamp} and nonce used before")
                 return Response(status_code=403)
             message = parse_message(body)
             if message is None:
                 return PlainTextResponse(SUCCESS)
-            outcome = await channel.respond(message, deadline)
+            outcome = await channel.respond(message, deadline, body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
             if outcome.reply is None:
                 return PlainTextResponse(SUCCESS)
             xml = channel.passive_reply(message, outcome.reply, encrypted=encrypted, nonce=nonce, timestamp=timestamp)

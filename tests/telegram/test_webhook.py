@@ -6,7 +6,9 @@ Telegram is played by the fake Bot API server on 127.0.0.1: updates are posted t
 
 from __future__ import annotations
 
+import json
 import re
+import signal
 
 import httpx
 import pytest
@@ -177,3 +179,67 @@ def test_a_failed_send_is_logged_without_the_text_and_the_bot_keeps_answering(te
     log = webhook_gateway.log_path.read_text(errors="replace")
     assert "failed: BadRequest" in log
     assert "支付密码忘了怎么找回" not in log
+
+
+def test_updates_a_killed_gateway_accepted_are_answered_by_the_restarted_one_and_never_twice(
+    telegram_user, fake_telegram, telegram_stack, telegram_sessions, webhook_gateway
+):
+    """Telegram never resends an update it got a 200 for: the inbox keeps it until it is answered."""
+    from bot.dedupe import InboundEvent, Inbox
+    from bot.handoff import ChatStore
+
+    secret, store = telegram_stack.settings.secret, ChatStore(telegram_sessions)
+    dead = Inbox(telegram_sessions, secret, owner="killed-gateway")
+    untouched, replied, cut_short = (WebhookCustomer(webhook_gateway, fake_telegram, telegram_user.user_id + n) for n in (1, 2, 3))
+
+    def accepted_by_the_dead_gateway(customer, text):
+        update = message(customer.user_id, text=text)
+        assert dead.receive("telegram", str(update["update_id"]), json.dumps(update, ensure_ascii=False))
+        return update
+
+    def conversation_of(customer):
+        return store.open_conversation(channel="telegram", external_id=str(customer.user_id), customer_id=None).id
+
+    # 1. accepted, not begun: the restarted gateway runs the turn.
+    accepted_by_the_dead_gateway(untouched, "数字钱包怎么开通")
+    # 2. begun, the question and the answer stored, the answer never sent: it is sent, not asked again.
+    update = accepted_by_the_dead_gateway(replied, "数字钱包安全吗")
+    assert dead.begin("telegram", str(update["update_id"]), conversation_of(replied)) is None
+    store.append(conversation_of(replied), sender="customer", text="数字钱包安全吗")
+    store.append(conversation_of(replied), sender="bot", text="（已生成、未发出的回答）")
+    # 3. begun, only the question stored: the customer is told honestly and asked to send it again.
+    update = accepted_by_the_dead_gateway(cut_short, "提现要手续费吗")
+    assert dead.begin("telegram", str(update["update_id"]), conversation_of(cut_short)) is None
+    store.append(conversation_of(cut_short), sender="customer", text="提现要手续费吗")
+    # 4. a real kill -9 right after the live gateway's 200.
+    mark = fake_telegram.mark()
+    killed = message(telegram_user.user_id, text="支付密码忘了怎么办")
+    assert telegram_user.post(killed).status_code == 200
+    telegram_stack.stop("gateway", signal.SIGKILL)
+    with telegram_sessions() as session:
+        row = session.scalar(select(InboundEvent).where(InboundEvent.event_key == str(killed["update_id"])))
+        assert row.done_at is None, "the turn finished before the kill: this run proves nothing"
+
+    telegram_stack.restart("gateway")
+    telegram_stack.wait_healthy()
+    for customer in (untouched, replied, cut_short, telegram_user):
+        fake_telegram.wait_for(lambda c: c.seq > mark and c.method == "sendMessage" and c.chat_id == customer.user_id)
+        fake_telegram.settle(chat_id=customer.user_id)
+
+    def sent_to(customer):
+        return texts(fake_telegram.calls_since(mark, method="sendMessage", chat_id=customer.user_id))
+
+    assert get_knowledge_base().get("open_steps").answer in sent_to(untouched)
+    assert sent_to(replied) == ["（已生成、未发出的回答）"]
+    assert sent_to(cut_short) == [say("turn_interrupted")]
+    assert len(sent_to(telegram_user)) >= 1 and say("telegram_error") not in sent_to(telegram_user)
+    with telegram_sessions() as session:
+        asked = session.scalars(select(ChatMessage.text).where(
+            ChatMessage.conversation_id == conversation_of(replied), ChatMessage.sender == "customer")).all()
+        pending = session.scalars(select(InboundEvent.event_key).where(
+            InboundEvent.channel == "telegram", InboundEvent.done_at.is_(None), InboundEvent.owner.is_not(None))).all()
+        kept = session.scalars(select(InboundEvent.body_sealed).where(InboundEvent.body_sealed.is_not(None))).all()
+    assert asked == ["数字钱包安全吗"]  # the turn was not run a second time
+    assert pending == [] and kept == []
+    # The next update of each chat is answered as usual, by the new gateway.
+    assert texts(telegram_user.says("/start")) == [say("telegram_start")]

@@ -13,7 +13,7 @@ from wechatpy import parse_message
 
 from bot.binding import Binder
 from bot.db import make_engine, make_session_factory, upgrade_database
-from bot.dedupe import Deduper
+from bot.dedupe import Inbox
 from bot.gateway.chat import Exchange
 from bot.gateway.wechat import (
     REDACT_SECRETS,
@@ -118,7 +118,7 @@ def run_channel(sessions, chat: FakeChat, scenario, *, deadline_s: float = 1.0):
     async def main():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fake.app())) as http:
             api = CustomerServiceApi("http://wechat.test", APP_ID, APP_SECRET, http)
-            channel = WeChatChannel(settings, chat, Binder(sessions, settings.secret), Deduper(sessions), api, sessions)
+            channel = WeChatChannel(settings, chat, Binder(sessions, settings.secret), Inbox(sessions, settings.secret), api, sessions)
             result = await scenario(channel, api, fake)
             await channel.close()
             return result

@@ -49,3 +49,56 @@ def test_a_repeated_msg_id_is_processed_once(wechat, wechat_world, openid):
     assert wechat.say(openid, QUESTION, msg_id=msg_id, aes=True).body == "success"
     assert [m.text for m in wechat_world.transcript(openid) if m.sender == "customer"] == [QUESTION]
     assert wechat_world.api.texts_to(openid) == []
+
+
+def test_messages_a_killed_gateway_held_are_answered_by_the_restarted_one_once(wechat, wechat_world, slow_bot):
+    """WeChat gives up after its retries; the inbox keeps a message until its answer is on its way."""
+    import secrets
+    import signal
+    import threading
+
+    import httpx
+
+    from bot.dedupe import Inbox
+    from bot.phrases import say
+
+    stack, held, thinking = wechat_world.stack, f"o-{secrets.token_urlsafe(12)}", f"o-{secrets.token_urlsafe(12)}"
+    # 1. taken by a gateway that died before it began: the restarted one answers through the API.
+    dead = Inbox(wechat_world.sessions, wechat_world.settings.secret, owner="killed-gateway")
+    held_id = wechat.new_msg_id()
+    assert dead.receive("wechat", str(held_id), wechat.text_xml(held, QUESTION, held_id))
+    # 2. a real kill -9 while the bot is thinking about a message (its question already stored).
+    msg_id = wechat.new_msg_id()
+    first = threading.Thread(target=lambda: _ignore_errors(lambda: wechat.say(thinking, QUESTION, msg_id=msg_id)))
+    first.start()
+    deadline = time.monotonic() + 20
+    while not any(m.sender == "customer" for m in wechat_world.transcript(thinking)):
+        assert time.monotonic() < deadline, "the message never reached the gateway"
+        time.sleep(0.05)
+    stack.stop("gateway", signal.SIGKILL)
+    first.join(timeout=30)
+    wechat_world.rasa_proxy.delay_s = 0.0
+    stack.restart("gateway")
+    stack.wait_healthy()
+
+    [answer] = wechat_world.api.wait_for_texts(held, 1, timeout_s=30)
+    assert answer in ANSWERS
+    retry = wechat.say(thinking, QUESTION, msg_id=msg_id)  # WeChat's retry reaches the new gateway
+    delivered = ([retry.text] if retry.text else []) + wechat_world.api.texts_to(thinking)
+    if not delivered:
+        delivered = wechat_world.api.wait_for_texts(thinking, 1, timeout_s=30)
+    assert delivered == [say("turn_interrupted")]  # honest, and the turn is not run a second time
+    assert wechat.say(thinking, QUESTION, msg_id=msg_id).body == "success"  # and once only
+    time.sleep(1.0)
+    assert wechat_world.api.texts_to(held) == [answer]
+    assert len(wechat_world.api.texts_to(thinking)) + bool(retry.text) == 1
+    assert [m.text for m in wechat_world.transcript(thinking) if m.sender == "customer"] == [QUESTION]
+    assert wechat.say(thinking, QUESTION).text in ANSWERS  # asked again, answered as usual
+    assert httpx.get(f"{wechat_world.gateway_url}/healthz").status_code == 200
+
+
+def _ignore_errors(call) -> None:
+    try:
+        call()
+    except Exception:  # the gateway was killed under this request
+        pass
