@@ -20,13 +20,14 @@ MODEL_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) $(wi
 export WALLETBOT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export WALLETBOT_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: help setup run run-scaled train test test-fast bench conversations soak soak-scaled clean
+.PHONY: help setup run run-scaled train test test-fast bench nlu-report conversations soak soak-scaled clean
 
 help:
 	@echo "make run    set up what is missing, then start gateway, Rasa and action server"
 	@echo "make test   set up what is missing, then run the whole test suite"
 	@echo "make train  train the Rasa model when data or config changed"
 	@echo "make bench  run the benchmarks (figures in var/bench/)"
+	@echo "make nlu-report  cross-validation and the blind field-style set (figures in var/nlu/, about half an hour)"
 	@echo "make run-scaled  two Rasa servers on PostgreSQL + Redis behind one gateway (README: Scale-out)"
 	@echo "make conversations  play the conversation corpus (CONVERSATIONS_ARGS=\"--point 3 --channel web\")"
 	@echo "make soak   30-minute chaos soak on SQLite (SOAK_ARGS=\"--scaled\" or make soak-scaled: PostgreSQL + Redis)"
@@ -92,6 +93,12 @@ test: setup $(MODEL) $(BROWSER_DEPS)
 # With the scale-out layout too (PostgreSQL and Redis, as for `make test`); BENCH_ARGS adds options.
 bench: setup $(MODEL)
 	$(VENV)/bin/python -m bench --scaled $(BENCH_ARGS)
+
+# NLU figures (README "NLU, training and evaluation"): 5-fold cross-validation of data/nlu, the blind
+# field-style set (intent, per-intent recall and F1, confusions, FAQ entry, out of scope, parse latency);
+# var/nlu/report.md. About half an hour; NLU_REPORT_ARGS="--no-cv" takes a minute.
+nlu-report: setup $(MODEL)
+	$(VENV)/bin/python -m bench.nlu $(NLU_REPORT_ARGS)
 
 # The conversation corpus (tests/conversations/FORMAT.md) on its own stack, without pytest; the report
 # goes to tests/artifacts/conversations/. CONVERSATIONS_ARGS filters: --point N, --id ID, --channel web.
