@@ -22,7 +22,7 @@ from actions.transfer import ActionCancel  # noqa: F401  (registered with Rasa S
 from bot import cues, phrases
 from bot.knowledge import get_knowledge_base
 from bot.parsing import format_yuan
-from bot.wallet import freeze_wallet, get_balance
+from bot.wallet import CUSTOMER_FRAUD_REPORT, freeze_wallet, get_balance
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -109,6 +109,6 @@ def freeze_now(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     if customer_id is None:
         refuse_anonymous(dispatcher)
         return
-    freeze_wallet(uow(), customer_id=customer_id, reason="customer_fraud_report", actor=f"customer:{customer_id}")
+    freeze_wallet(uow(), customer_id=customer_id, reason=CUSTOMER_FRAUD_REPORT, actor=f"customer:{customer_id}")
     dispatcher.utter_message(text=phrases.say("frozen_done"), json_message={"type": "handoff", "reason": "fraud", "priority": "urgent"})
 

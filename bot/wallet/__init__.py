@@ -75,6 +75,7 @@ from bot.wallet.errors import (
 )
 from bot.wallet.messages import describe, format_yuan
 from bot.wallet.services import (
+    CUSTOMER_FRAUD_REPORT,
     BalanceView,
     CardView,
     CustomerView,
@@ -166,6 +167,7 @@ __all__ = [
     "describe",
     "execute_draft",
     "format_yuan",
+    "CUSTOMER_FRAUD_REPORT",
     "freeze_wallet",
     "get_balance",
     "get_customer",

@@ -31,7 +31,7 @@ LOCK_REASONS = {
     "pin_attempts": "支付密码连续输错",
 }
 FREEZE_REASONS = {
-    "fraud_report": "您报告了可疑交易",
+    "customer_fraud_report": "您报告了可疑交易",  # CUSTOMER_FRAUD_REPORT, the one reason a wallet is frozen for today
 }
 
 

@@ -77,6 +77,7 @@ TRANSACTIONS_LIMIT_MAX = 50
 SMS_OUTBOX_LIMIT_MAX = 200
 OPEN_DRAFT_STATUSES = ("draft", "confirmed")
 PIN_LOCK_REASON = "pin_attempts"
+CUSTOMER_FRAUD_REPORT = "customer_fraud_report"  # the customer froze the wallet after reporting fraud
 CHANNEL_CHARS_MAX = 16
 
 

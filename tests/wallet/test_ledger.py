@@ -164,3 +164,13 @@ def test_a_balance_that_drifts_from_its_postings_is_reported_as_corruption(uow, 
         uow.commit()
     with pytest.raises(LedgerCorrupted):
         verify_ledger(uow)
+
+
+def test_a_customer_who_froze_the_wallet_after_reporting_fraud_is_told_so_when_sending(uow, people):
+    from bot.wallet import CUSTOMER_FRAUD_REPORT, describe
+
+    alice, bob = people.open(balance_fen=500), people.open()
+    freeze_wallet(uow, customer_id=alice.customer_id, reason=CUSTOMER_FRAUD_REPORT, actor=f"customer:{alice.customer_id}")
+    with pytest.raises(WalletFrozen) as refused:
+        transfer(uow, transfer_id="t-1", source_wallet_id=alice.wallet_id, target_wallet_id=bob.wallet_id, amount_fen=1)
+    assert "您报告了可疑交易" in describe(refused.value) and "安全原因" not in describe(refused.value)
