@@ -240,6 +240,7 @@ class TelegramChannel:
             await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
         await self.application.start()
         await self._recover()
+        await run_in_threadpool(self.inbox.prune)  # rows older than a day: repeats that late are not expected
         register = getattr(self.chat, "register_channel", None)
         if callable(register):
             register(CHANNEL, self.deliver)

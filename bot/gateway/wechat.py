@@ -554,6 +554,7 @@ def wechat_router(settings: Settings, session_factory=None) -> APIRouter:
             register(CHANNEL, channel.deliver)
         app.state.wechat = channel
         await channel.recover()
+        await run_in_threadpool(channel.inbox.prune)  # rows older than a day (nonces and messages)
         try:
             yield
         finally:
