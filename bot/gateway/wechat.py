@@ -12,8 +12,8 @@ security event (`bot.security_events`).
 WeChat waits 5 seconds for an answer and retries the same `MsgId` twice. So each message is handled
 once (the inbox, `bot.dedupe.Inbox`: written, sealed, before anything else and marked done once its
 answer is claimed; one a killed gateway was answering is answered by a retry or, after the retries,
-by the next gateway at startup through the customer-service API) in a task of its own, and every request for it (the first and WeChat's retries)
-waits for that task until its own deadline (`wechat_reply_deadline_s` after it arrived):
+by the next gateway at startup through the customer-service API) in a task of its own, and every
+request for it (the first and WeChat's retries) waits for that task until its own deadline (`wechat_reply_deadline_s` after it arrived):
 
 * done in time: the answer is the passive reply (its first 2,048 bytes; the rest follows through the
   customer-service message API);
@@ -373,8 +373,7 @@ class WeChatChannel:
             log.error("wechat message %s failed: %s", pending.key, _where(error))
         pending.done.set()
         if pending.waiters == 0 and pending.claim():  # every request has already said "success"
-            await self.send(pending.openid, pending.pieces)
-            self._claimed(pending)
+            await self._send_then_forget(pending)
 
     async def _await(self, pending: PendingAnswer, deadline: float) -> Outcome:
         loop = asyncio.get_running_loop()
