@@ -40,6 +40,10 @@ class ActionCheckTransactions(Action):
             from actions.transfer import ActionCancel  # transfer imports this module
 
             return ActionCancel().run(dispatcher, tracker, domain)  # "哦那已经转过了，不用了"
+        if requests_a_transfer(tracker, customer_id):
+            from actions.transfer import ActionTransfer
+
+            return ActionTransfer().run(dispatcher, tracker, domain)  # "壹拾贰，转给我妈" read as history
         now = datetime.now(SHANGHAI)
         text = latest_text(tracker)
         periods = periods_named(text, now)
@@ -114,6 +118,16 @@ def periods_named(text: str, now: datetime) -> list[Period]:
         whole = parse_period(text, now)
         return [whole] if whole else found
     return found
+
+
+def requests_a_transfer(tracker: Tracker, customer_id: str) -> bool:
+    """A message the model read as history that is about sending money ("壹拾贰，转给我妈", or a
+    correction beside a summary), with no word of a record and nothing about a transfer already made."""
+    from actions.transfer import transfer_news  # transfer imports this module
+
+    if asks_history(tracker) or cues.match("transfer_already_made", latest_text(tracker)):
+        return False
+    return transfer_news(tracker, customer_id, may_start=True)
 
 
 def asks_history(tracker: Tracker) -> bool:

@@ -5,7 +5,7 @@ The message is cut into clauses at sentence ends and at the words customers use 
 tracker change). When two or more clauses are each confidently a different question or request, each is
 sent as a turn of its own, in order; when the whole message is unclear but exactly one clause is a
 confident question (a long, rambling message), that clause is sent. Otherwise the message goes as it is.
-Dialogue words (hello, thanks, yes, no, a bare value) are never turns of their own.
+Dialogue words (hello, thanks, yes, no, a bare value such as an amount) are never turns of their own.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.parsing import read_amount
 from bot.textnorm import normalize
 
 CLAUSE_CONFIDENCE_MIN = 0.6
@@ -47,6 +48,13 @@ class Clause:
     confidence: float
 
 
+def is_bare_amount(text: str) -> bool:
+    """"四万九千八百六十九块四毛三分", "¥12": a value that belongs to the clause beside it."""
+    normalized = normalize(text).strip()
+    reading = read_amount(normalized)
+    return reading.kind == "exact" and reading.span is not None and normalized[slice(*reading.span)].strip() == normalized
+
+
 def clauses(text: str) -> list[str]:
     parts = [part.strip(" ，,。.、") for part in SPLIT.split(text)]
     return [part for part in parts if len(part) >= CLAUSE_CHARS_MIN]
@@ -60,7 +68,7 @@ async def turns(text: str, parse: Parse) -> list[str]:
     read = [Clause(part, *await parse(part)) for part in parts]
     confident = [
         c for c in read
-        if c.intent not in NOT_A_TURN and c.confidence >= CLAUSE_CONFIDENCE_MIN and (c.intent in REQUESTS or QUESTION.search(normalize(c.text)))
+        if c.intent not in NOT_A_TURN and not is_bare_amount(c.text) and c.confidence >= CLAUSE_CONFIDENCE_MIN and (c.intent in REQUESTS or QUESTION.search(normalize(c.text)))
     ]
     intents = {c.intent for c in confident}
     if len(confident) >= 2 and len(intents) >= 2:

@@ -198,3 +198,16 @@ def test_a_bare_option_number_under_a_summary_is_never_an_amount(ledger):
     first = zhangsan.slots["draft_id"]
     zhangsan.run(ActionTransfer(), "1", "inform")
     assert zhangsan.slots.get("draft_id", first) == first and draft_of(zhangsan).amount_fen == 1_050_000
+
+
+def test_an_amount_and_a_payee_the_model_read_as_history_is_a_transfer(ledger):
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionCheckTransactions(), "壹拾贰，转给我妈", "check_transactions")
+    assert draft_of(zhangsan).amount_fen == 1_200 and "妈妈" in draft_of(zhangsan).recipient_display
+
+
+@pytest.mark.parametrize("message", ["我转给我妈的500有记录吗", "给妈妈转了12块，到账了吗", "上次给李四转300那笔"])
+def test_a_question_about_a_transfer_made_stays_a_history_answer(ledger, message):
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionCheckTransactions(), message, "check_transactions")
+    assert not zhangsan.slots.get("draft_id") and "¥" in zhangsan.text

@@ -50,3 +50,13 @@ def test_a_short_answer_with_a_clause_is_read_whole():
     INTENTS["哦那已经转过了"] = ("check_transactions", 0.9)
     INTENTS["不用了"] = ("deny", 0.95)
     assert read("哦那已经转过了，不用了") == ["哦那已经转过了，不用了"]
+
+
+def test_an_amount_before_its_payee_is_one_transfer_however_each_half_is_read():
+    # A model may read a bare amount as a transfer and "转给我妈" as a history question; the amount is
+    # still a value of the clause beside it, never a turn of its own that asks "转给谁".
+    INTENTS["四万九千八百六十九块四毛三分"] = ("transfer_money", 0.9)
+    INTENTS["转给我妈"] = ("check_transactions", 0.8)
+    assert read("四万九千八百六十九块四毛三分，转给我妈") == ["四万九千八百六十九块四毛三分，转给我妈"]
+    INTENTS["¥1,288.50"] = ("transfer_money", 0.9)
+    assert read("¥1,288.50，转给我妈") == ["¥1,288.50，转给我妈"]
