@@ -91,6 +91,14 @@ class ActionReportFraud(Action):
         return offer_freeze(dispatcher)
 
 
+def wants_active_wallet_stopped(tracker: Tracker) -> bool:
+    """"能不能先把钱包锁住": a signed-in customer asks to stop their own active wallet, whatever the topic."""
+    customer_id = customer_of(tracker)
+    if customer_id is None or not cues.match("wants_freeze", latest_text(tracker)):
+        return False
+    return get_balance(reader(), customer_id).status == "active"
+
+
 def offer_freeze(dispatcher: CollectingDispatcher) -> list:
     """Offer to freeze the wallet now (a bare 好的 accepts), with a person as the other way out."""
     dispatcher.utter_message(

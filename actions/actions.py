@@ -22,6 +22,7 @@ from actions.account import (  # noqa: F401  (Rasa SDK registers every Action su
     asks_history,
     freeze_now,
     offer_freeze,
+    wants_active_wallet_stopped,
 )
 from actions.common import customer_of, entity_value, latest_entities, latest_intent, latest_text, uow
 from actions.transfer import ActionTransfer, TransferTurn, in_transfer, open_draft, reset_events, transfer_news, transfer_override  # noqa: F401
@@ -72,7 +73,7 @@ class ActionAnswerFaq(Action):
             return [SlotSet("fallback_streak", 0.0), SlotSet("pending_offer", "human")]
         if cues.match("complaint", text) and entry.intent != "complain":
             dispatcher.utter_message(text=replies.say("complaint_sorry"))  # "投诉！扣了我两次钱": sorry first
-        if entry.offer == "freeze" and customer_of(tracker) is not None:
+        if (entry.offer == "freeze" and customer_of(tracker) is not None) or wants_active_wallet_stopped(tracker):
             dispatcher.utter_message(text=entry.answer)
             return [*offer_freeze(dispatcher), SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id)]
         if entry.offers_human:

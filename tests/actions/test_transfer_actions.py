@@ -211,3 +211,12 @@ def test_a_question_about_a_transfer_made_stays_a_history_answer(ledger, message
     zhangsan = Conversation("demo-zhangsan")
     zhangsan.run(ActionCheckTransactions(), message, "check_transactions")
     assert not zhangsan.slots.get("draft_id") and "¥" in zhangsan.text
+
+
+def test_asking_to_lock_the_wallet_offers_the_freeze_whatever_the_topic(ledger):
+    from actions.actions import ActionAnswerFaq
+
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionAnswerFaq(), "孩子老拿手机乱点东西，帮我把账户先冻住吧", "ask_security")
+    assert zhangsan.slots.get("pending_offer") == "freeze"
+    assert any(b.get("payload") == "/affirm" for b in buttons(zhangsan))
