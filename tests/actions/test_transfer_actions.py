@@ -220,3 +220,10 @@ def test_asking_to_lock_the_wallet_offers_the_freeze_whatever_the_topic(ledger):
     zhangsan.run(ActionAnswerFaq(), "孩子老拿手机乱点东西，帮我把账户先冻住吧", "ask_security")
     assert zhangsan.slots.get("pending_offer") == "freeze"
     assert any(b.get("payload") == "/affirm" for b in buttons(zhangsan))
+
+
+def test_the_one_before_after_a_history_answer_is_history_whatever_the_model_read(ledger):
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionCheckTransactions(), "最近一笔", "check_transactions")
+    zhangsan.run(ActionTransfer(), "那再往前一笔呢", "transfer_money")
+    assert not zhangsan.slots.get("transfer_step") and not zhangsan.slots.get("draft_id") and "¥" in zhangsan.replies[-1]["text"]
