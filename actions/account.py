@@ -59,11 +59,11 @@ class ActionReportLocked(Action):
         return "action_report_locked"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        if wants_active_wallet_stopped(tracker):
+            return offer_freeze(dispatcher)  # "帮我把钱包冻结了"
         customer_id = customer_of(tracker)
         if customer_id is not None:
             view = get_balance(reader(), customer_id)
-            if view.status == "active" and cues.match("wants_freeze", latest_text(tracker)):
-                return offer_freeze(dispatcher)  # "帮我把钱包冻结了": an active wallet the customer wants stopped
             if view.status in {"locked", "frozen"}:
                 dispatcher.utter_message(
                     text=phrases.say(f"locked_now_{view.status}", until=_local(view.locked_until), reason=view.lock_reason or ""),

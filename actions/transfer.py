@@ -133,15 +133,13 @@ class ActionTransfer(Action):
             return []
         if not in_transfer(tracker) and cues.match("incoming_money", latest_text(tracker)):
             return ActionCheckTransactions().run(dispatcher, tracker, domain)  # money coming in is never a transfer out
-        if in_transfer(tracker) and asks_history(tracker) and not names_money_or_payee(tracker, customer_id):
-            return ActionCheckTransactions().run(dispatcher, tracker, domain)  # "最近一笔" beside a summary: answered, the summary stays
-        if not in_transfer(tracker) and not names_money_or_payee(tracker, customer_id):
-            informs, after_history = latest_intent(tracker) == "inform", tracker.get_slot("last_topic") == "history"
-            if (informs or after_history) and asks_history(tracker):
-                return ActionCheckTransactions().run(dispatcher, tracker, domain)  # "那前一笔呢" after a history answer
-            if informs:
-                dispatcher.utter_message(text=phrases.say("inform_without_context"))
-                return []
+        informs, after_history = latest_intent(tracker) == "inform", tracker.get_slot("last_topic") == "history"
+        if (in_transfer(tracker) or informs or after_history) and asks_history(tracker) and not names_money_or_payee(tracker, customer_id):
+            # "最近一笔" beside a summary (the summary stays), "那前一笔呢" after a history answer
+            return ActionCheckTransactions().run(dispatcher, tracker, domain)
+        if informs and not in_transfer(tracker) and not names_money_or_payee(tracker, customer_id):
+            dispatcher.utter_message(text=phrases.say("inform_without_context"))
+            return []
         return TransferTurn(dispatcher, tracker, customer_id).play()
 
 
