@@ -63,11 +63,8 @@ class ActionAnswerFaq(Action):
                 entry = None
         if entry is None and previous:
             entry = follow_up(kb, str(previous), text) or same_topic(kb, str(previous), text)
-        if entry is None and cues.match("lost_phone", text):
-            entry = kb.get(LOST_PHONE_ENTRY)  # safety first: the steps and the freeze offer, whatever the wording
         if entry is None:
-            hit = kb.lookup(text, intent=latest_intent(tracker), entities=entities)
-            entry = hit.entry if hit else None
+            entry = kb.answer_for(text, intent=latest_intent(tracker), entities=entities)  # a lost phone first
         if entry is None:
             dispatcher.utter_message(text=replies.say("faq_missing"), buttons=human_buttons())
             return [SlotSet("fallback_streak", 0.0), SlotSet("pending_offer", "human")]
@@ -86,7 +83,6 @@ class ActionAnswerFaq(Action):
         return [SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id), SlotSet("last_topic", None)]
 
 
-LOST_PHONE_ENTRY = "security_lost_phone"
 STEP_NUMBER = re.compile(r"第\s*([一二三四五六七八九1-9])\s*(?:步|个步骤|点|条)")
 STEP_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 

@@ -6,38 +6,31 @@
    trained: most of the half hour), its per-intent F1 and confusion pairs;
 2. the trained model on tests/nlu/field_test.yml, parsed in-process (`bench.nlu.parse`): intent
    accuracy, macro-F1, per-intent recall and F1, confusion pairs, parse latency (p50, p95);
-3. the FAQ answer the action would give (`KnowledgeBase.lookup` on the parsed intent) against the blind
+3. the FAQ answer the action would give (`KnowledgeBase.answer_for` on the parsed intent) against the blind
    reviewer's labels (tests/nlu/field_faq_entries.yml), with the labelled intent too (the ranker alone),
    and the out-of-scope items that would get an FAQ answer.
 
-Writes var/nlu/report.md and var/nlu/report.json and prints the headline figures. Outside `make test`:
-the field figures that `make test` asserts come from tests/rasa/test_rasa_model.py.
+Writes var/nlu/report.md, var/nlu/report.json and the parses (var/nlu/parsed.json), and prints the
+headline figures. Steps 2 and 3 are `bench.nlu.field`, which `make test` asserts too
+(tests/rasa/test_rasa_model.py); the cross-validation runs only here.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yaml
-
-from bot.runner import RASA_BIN, RASA_PYTHON
+from bench.nlu.field import CONFUSIONS_SHOWN, RASA_ENV, faq_figures, field_figures, field_items, parse_field_set
+from bot.runner import RASA_BIN
 from bot.settings import ROOT
 
-FIELD_TEST = ROOT / "tests" / "nlu" / "field_test.yml"
-FIELD_ENTRIES = ROOT / "tests" / "nlu" / "field_faq_entries.yml"
 CV_TIMEOUT_S = 3 * 3600
-CONFUSIONS_SHOWN = 25
-RASA_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
 
 
 def cross_validate(folds: int, out: Path, log: Path) -> dict:
@@ -63,80 +56,6 @@ def cross_validate(folds: int, out: Path, log: Path) -> dict:
 
 
 _AVERAGES = {"macro avg", "weighted avg", "micro avg", "accuracy"}
-
-
-def parse_field_set(model: Path, texts: list[str]) -> list[dict]:
-    with tempfile.TemporaryDirectory(prefix="walletbot-nlu-") as folder:
-        texts_path, out_path = Path(folder) / "texts.json", Path(folder) / "parsed.json"
-        texts_path.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-        subprocess.run([str(RASA_PYTHON), "-m", "bench.nlu.parse", str(model), str(texts_path), str(out_path)],
-                       cwd=ROOT, check=True, env={**RASA_ENV, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
-        return json.loads(out_path.read_text(encoding="utf-8"))
-
-
-def field_figures(items: list[dict], parsed: list[dict]) -> dict:
-    from sklearn.metrics import f1_score
-
-    gold = [item["intent"] for item in items]
-    predicted = [p["intent"] for p in parsed]
-    intents = sorted(set(gold))
-    recall, f1 = {}, {}
-    for intent in intents:
-        positives = [p for g, p in zip(gold, predicted) if g == intent]
-        recall[intent] = round(sum(p == intent for p in positives) / len(positives), 3)
-        f1[intent] = round(float(f1_score(gold, predicted, labels=[intent], average="macro", zero_division=0)), 3)
-    latencies = sorted(p["ms"] for p in parsed)
-    confusions = Counter((g, p) for g, p in zip(gold, predicted) if g != p)
-    return {
-        "items": len(items),
-        "accuracy": round(sum(g == p for g, p in zip(gold, predicted)) / len(items), 4),
-        "macro_f1": round(float(f1_score(gold, predicted, labels=intents, average="macro", zero_division=0)), 4),
-        "recall": recall,
-        "f1": f1,
-        "confusions": [[g, p, n] for (g, p), n in confusions.most_common(CONFUSIONS_SHOWN)],
-        "parse_ms_p50": round(statistics.median(latencies), 2),
-        "parse_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2),
-    }
-
-
-def faq_figures(items: list[dict], parsed: list[dict]) -> dict:
-    from bot import cues
-    from bot.knowledge import get_knowledge_base
-
-    kb = get_knowledge_base()
-    by_text = {p["text"]: p for p in parsed}
-    intent_of = {item["text"]: item["intent"] for item in items}
-
-    def chosen(text: str, intent: str, entities: dict) -> str | None:
-        if cues.match("lost_phone", text):
-            return "security_lost_phone"  # the action's safety-first rule
-        hit = kb.lookup(text, intent=intent, entities=entities)
-        return hit.entry.id if hit else None
-
-    labels = [label for label in yaml.safe_load(FIELD_ENTRIES.read_text(encoding="utf-8"))["labels"]
-              if label.get("entry") not in (None, "none") and label["text"] in by_text]
-    right = right_with_gold = 0
-    missed: Counter = Counter()
-    for label in labels:
-        text, good = label["text"], {label["entry"], *(label.get("also") or [])}
-        p = by_text[text]
-        got = chosen(text, p["intent"], p["entities"])
-        right += got in good
-        right_with_gold += chosen(text, intent_of[text], p["entities"]) in good
-        if got not in good:
-            missed[(label["entry"], got or "no FAQ")] += 1
-    faq_intents = {entry.intent for entry in kb.entries}
-    out_of_scope = [item["text"] for item in items if item["intent"] == "out_of_scope"]
-    answered = [text for text in out_of_scope if by_text[text]["intent"] in faq_intents]
-    return {
-        "faq_questions": len(labels),
-        "entry_accuracy": round(right / len(labels), 4),
-        "entry_accuracy_with_labelled_intent": round(right_with_gold / len(labels), 4),
-        "entry_misses": [[want, got, n] for (want, got), n in missed.most_common(CONFUSIONS_SHOWN)],
-        "out_of_scope_items": len(out_of_scope),
-        "out_of_scope_answered_with_faq": len(answered),
-        "out_of_scope_answered_with_faq_rate": round(len(answered) / len(out_of_scope), 4) if out_of_scope else 0.0,
-    }
 
 
 def markdown(report: dict) -> str:
@@ -177,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.model} is missing: run `make train` first", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    items = yaml.safe_load(FIELD_TEST.read_text(encoding="utf-8"))["items"]
+    items = field_items()
     report: dict = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "model": str(args.model)}
     parsed = parse_field_set(args.model, [item["text"] for item in items])
+    (args.out / "parsed.json").write_text(json.dumps(parsed, ensure_ascii=False, indent=0), encoding="utf-8")
     report["field"] = field_figures(items, parsed)
     report["faq"] = faq_figures(items, parsed)
     print(f"field-style: intent accuracy {report['field']['accuracy']:.3f}, macro-F1 {report['field']['macro_f1']:.3f}, "

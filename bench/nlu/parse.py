@@ -2,7 +2,7 @@
 
     .venv-rasa/bin/python -m bench.nlu.parse MODEL TEXTS_JSON OUT_JSON
 
-TEXTS_JSON is a list of strings; OUT_JSON gets, per text, the intent, its confidence, the entities and
+TEXTS_JSON is a list of strings; OUT_JSON gets, per text, the intent, its confidence, the five likeliest intents with theirs, the entities and
 the milliseconds the parse took. The first parses warm the model and are not timed.
 """
 
@@ -14,6 +14,7 @@ import sys
 import time
 
 WARM_UP_PARSES = 5
+RANKING_KEPT = 5
 
 
 async def parse_all(model: str, texts: list[str]) -> list[dict]:
@@ -31,6 +32,7 @@ async def parse_all(model: str, texts: list[str]) -> list[dict]:
             "text": text,
             "intent": result["intent"]["name"],
             "confidence": round(float(result["intent"]["confidence"]), 4),
+            "ranking": [[r["name"], round(float(r["confidence"]), 4)] for r in result.get("intent_ranking", [])[:RANKING_KEPT]],
             "entities": {e["entity"]: e["value"] for e in result.get("entities", [])},
             "ms": round(elapsed_ms, 2),
         })

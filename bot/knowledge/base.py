@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Mapping
 import yaml
 from rapidfuzz import fuzz
 
+from bot import cues
 from bot.knowledge.ranker import EntryRanker
 from bot.knowledge.tokens import content_tokens
 from bot.parsing import format_yuan
@@ -34,6 +35,10 @@ FEE_TYPES = {"topup", "withdraw", "cross_border", "transfer", "open", "general"}
 TITLE_CHARS_MAX = 12
 QUESTIONS_MIN = 6
 HUMAN_OFFER = "转人工客服"  # an answer holding these words offers the customer a person
+LOST_PHONE_ENTRY = "security_lost_phone"
+# How much better (in the entry ranker's decision values, roughly -1.5..1.5) another intent's entry must
+# match a question than the classified intent's best entry to answer it instead.
+CROSS_INTENT_MARGIN = 0.5
 
 
 def _clock(at: time) -> str:
@@ -321,6 +326,25 @@ class KnowledgeBase:
             return self._rank(text, candidates)[0]
         best = self._ranker().best(text, candidates)
         return self._rank(text, [best])[0]  # its score, for callers that weigh how close the wording is
+
+    def answer_for(self, text: str, *, intent: str, entities: Mapping[str, str] | None = None) -> Entry | None:
+        """The entry a question classified as `intent` is answered with (the FAQ action's choice, and
+        what `make nlu-report` and the field test measure): a lost phone gets its safety steps whatever
+        the wording; otherwise the intent's entry that `lookup` picks, unless an entry of another
+        intent matches the words by more than CROSS_INTENT_MARGIN."""
+        if cues.match("lost_phone", text):
+            return self.get(LOST_PHONE_ENTRY)
+        hit = self.lookup(text, intent=intent, entities=entities)
+        if hit is None or len(self.entries_for(intent)) < 2:
+            return hit.entry if hit else None
+        # The intent is the model's guess; an entry of another intent whose questions the words match
+        # clearly better answers instead ("换了手机号收不到验证码登不上" read as a locked account is the
+        # changed-number entry).
+        scores = self._ranker().scores(text)
+        overall = max(self.entries, key=lambda entry: scores.get(entry.id, -math.inf))
+        if overall.intent != intent and scores[overall.id] - scores.get(hit.entry.id, -math.inf) > CROSS_INTENT_MARGIN:
+            return overall
+        return hit.entry
 
     def search(self, text: str, *, limit: int = 3) -> list[Hit]:
         """All entries ranked by similarity to `text`, best first, one entry per intent at most."""

@@ -45,8 +45,12 @@ class EntryRanker:
     def _features(self, texts: list[str]) -> csr_matrix:
         return hstack([self._chars.transform(texts), self._words.transform(texts)]).tocsr()
 
+    def scores(self, text: str) -> dict[str, float]:
+        """Every entry's score for `text` (the SVM's decision value: higher is more like its questions)."""
+        values = self._svm.decision_function(self._features([normalize(text)]))[0]
+        return {entry_id: float(values[column]) for entry_id, column in self._column.items()}
+
     def best(self, text: str, entries: Iterable[Entry]) -> Entry:
         """The entry among `entries` (one intent's) whose questions `text` is most like."""
-        candidates = list(entries)
-        scores = self._svm.decision_function(self._features([normalize(text)]))[0]
-        return max(candidates, key=lambda entry: float(scores[self._column[entry.id]]) if entry.id in self._column else -np.inf)
+        scores = self.scores(text)
+        return max(entries, key=lambda entry: scores.get(entry.id, -np.inf))

@@ -241,3 +241,26 @@ def test_the_shared_knowledge_base_follows_the_settings_it_is_loaded_with(monkey
         monkeypatch.undo()
         settings.get_settings.cache_clear()
     assert "07:00–23:00" not in get_knowledge_base().get("human_hours").answer
+
+
+def test_a_question_read_as_the_wrong_topic_gets_the_entry_its_words_clearly_match(kb):
+    """换了号收不到验证码 classified as a locked account: the changed-number entry answers, not a lock reason."""
+    assert kb.answer_for("换了新手机号 验证码一直收不到 现在登不进去了", intent="report_account_locked").id == "security_phone_changed"
+
+
+def test_a_question_of_its_own_topic_keeps_that_topics_entry(kb):
+    assert kb.answer_for("支付密码输错太多次被锁了", intent="report_account_locked").id == "locked_password"
+
+
+def test_a_lost_phone_gets_its_safety_steps_whatever_the_topic(kb):
+    assert kb.answer_for("手机被偷了钱包怎么办", intent="ask_fees").id == "security_lost_phone"
+
+
+def test_no_question_variant_is_answered_from_another_topic_unless_it_is_a_lost_phone(kb):
+    strays = [
+        (e.id, q, kb.answer_for(q, intent=e.intent).id)
+        for e in kb.entries
+        for q in e.questions
+        if kb.answer_for(q, intent=e.intent).id not in (e.id, "security_lost_phone")
+    ]
+    assert strays == []
