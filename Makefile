@@ -14,7 +14,7 @@ PY310 := $(or $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.
               $(shell command -v python3.10 >/dev/null 2>&1 && python3.10 -c 'import sys' >/dev/null 2>&1 && command -v python3.10))
 
 MODEL_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) $(wildcard knowledge/jieba/*) \
-                nlu_components/normalizer.py bot/textnorm.py
+                $(wildcard nlu_components/*.py) bot/textnorm.py
 
 # The services the test suite talks to (PostgreSQL and Redis run on every developer and CI machine).
 export WALLETBOT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
@@ -27,7 +27,7 @@ help:
 	@echo "make test   set up what is missing, then run the whole test suite"
 	@echo "make train  train the Rasa model when data or config changed"
 	@echo "make bench  run the benchmarks (figures in var/bench/)"
-	@echo "make nlu-report  cross-validation and the blind field-style set (figures in var/nlu/, about half an hour)"
+	@echo "make nlu-report  cross-validation and the blind field-style set (figures in var/nlu/, a few minutes)"
 	@echo "make run-scaled  two Rasa servers on PostgreSQL + Redis behind one gateway (README: Scale-out)"
 	@echo "make conversations  play the conversation corpus (CONVERSATIONS_ARGS=\"--point 3 --channel web\")"
 	@echo "make soak   30-minute chaos soak on SQLite (SOAK_ARGS=\"--scaled\" or make soak-scaled: PostgreSQL + Redis)"
@@ -96,7 +96,7 @@ bench: setup $(MODEL)
 
 # NLU figures (README "NLU, training and evaluation"): 5-fold cross-validation of data/nlu, the blind
 # field-style set (intent, per-intent recall and F1, confusions, FAQ entry, out of scope, parse latency);
-# var/nlu/report.md. About half an hour; NLU_REPORT_ARGS="--no-cv" takes a minute.
+# var/nlu/report.md. A few minutes; NLU_REPORT_ARGS="--no-cv" takes half a minute.
 nlu-report: setup $(MODEL)
 	$(VENV)/bin/python -m bench.nlu $(NLU_REPORT_ARGS)
 
