@@ -25,6 +25,7 @@ from actions.account import (  # noqa: F401  (Rasa SDK registers every Action su
     wants_active_wallet_stopped,
 )
 from actions.common import customer_of, entity_value, latest_entities, latest_intent, latest_text, uow
+from actions.history import requests_a_transfer
 from actions.transfer import ActionTransfer, TransferTurn, in_transfer, open_draft, reset_events, transfer_news, transfer_override  # noqa: F401
 from bot import cues
 from bot import phrases as replies
@@ -49,6 +50,9 @@ class ActionAnswerFaq(Action):
         override = transfer_override(dispatcher, tracker, domain)  # "多转点，改1000" read as a question
         if override is not None:
             return override
+        customer_id = customer_of(tracker)
+        if customer_id and latest_intent(tracker) == "ask_transfer_rules" and requests_a_transfer(tracker, customer_id):
+            return ActionTransfer().run(dispatcher, tracker, domain)  # "804.69，转给我妈" read as a question about transfers
         entities = latest_entities(tracker)
         previous = tracker.get_slot("last_faq_id")
         if previous and cues.match("still_failing", text):

@@ -121,8 +121,9 @@ def periods_named(text: str, now: datetime) -> list[Period]:
 
 
 def requests_a_transfer(tracker: Tracker, customer_id: str) -> bool:
-    """A message the model read as history that is about sending money ("壹拾贰，转给我妈", or a
-    correction beside a summary), with no word of a record and nothing about a transfer already made."""
+    """A message the model read as history, or as a question about transferring, that is about sending
+    money ("壹拾贰，转给我妈", "804.69，转给我妈", or a correction beside a summary), with no word of a
+    record and nothing about a transfer already made (no question either: "转给我妈500要多久到？")."""
     from actions.transfer import transfer_news  # transfer imports this module
 
     if asks_history(tracker) or cues.match("transfer_already_made", latest_text(tracker)):

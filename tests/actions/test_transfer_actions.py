@@ -206,6 +206,23 @@ def test_an_amount_and_a_payee_the_model_read_as_history_is_a_transfer(ledger):
     assert draft_of(zhangsan).amount_fen == 1_200 and "妈妈" in draft_of(zhangsan).recipient_display
 
 
+def test_an_amount_and_a_payee_the_model_read_as_a_question_about_transfers_is_a_transfer(ledger):
+    from actions.actions import ActionAnswerFaq
+
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionAnswerFaq(), "８０４．６９，转给我妈", "ask_transfer_rules")
+    assert draft_of(zhangsan).amount_fen == 80_469 and "妈妈" in draft_of(zhangsan).recipient_display
+
+
+@pytest.mark.parametrize("message", ["给我妈转500要多久到账？", "转给李四2000有限额吗"])
+def test_a_question_about_transferring_with_an_amount_and_a_payee_is_answered_not_drafted(ledger, message):
+    from actions.actions import ActionAnswerFaq
+
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionAnswerFaq(), message, "ask_transfer_rules")
+    assert not zhangsan.slots.get("draft_id") and zhangsan.slots.get("last_faq_id")
+
+
 @pytest.mark.parametrize("message", ["我转给我妈的500有记录吗", "给妈妈转了12块，到账了吗", "上次给李四转300那笔"])
 def test_a_question_about_a_transfer_made_stays_a_history_answer(ledger, message):
     zhangsan = Conversation("demo-zhangsan")
