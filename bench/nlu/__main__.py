@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.nlu [--folds 5] [--no-cv] [--model models/walletbot.tar.gz] [--out var/nlu]
 
 1. k-fold cross-validation of data/nlu with config.yml (`rasa test nlu --cross-validation`, k models
-   trained: most of the half hour), its per-intent F1 and confusion pairs;
+   trained: most of the run), its per-intent F1 and confusion pairs;
 2. the trained model on tests/nlu/field_test.yml, parsed in-process (`bench.nlu.parse`): intent
    accuracy, macro-F1, per-intent recall and F1, confusion pairs, parse latency (p50, p95);
 3. the FAQ answer the action would give (`KnowledgeBase.answer_for` on the parsed intent) against the blind
@@ -88,7 +88,7 @@ def markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.nlu", description=__doc__.split("\n\n")[0])
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-    parser.add_argument("--no-cv", action="store_true", help="skip the cross-validation (minutes instead of half an hour)")
+    parser.add_argument("--no-cv", action="store_true", help="skip the cross-validation (half a minute instead of a few)")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "walletbot.tar.gz")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "nlu")
     args = parser.parse_args(argv)
