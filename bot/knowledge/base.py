@@ -38,7 +38,7 @@ HUMAN_OFFER = "转人工客服"  # an answer holding these words offers the cust
 LOST_PHONE_ENTRY = "security_lost_phone"
 # How much better (in the entry ranker's decision values, roughly -1.5..1.5) another intent's entry must
 # match a question than the classified intent's best entry to answer it instead.
-CROSS_INTENT_MARGIN = 0.5
+CROSS_INTENT_MARGIN = 0.9
 
 
 def _clock(at: time) -> str:
