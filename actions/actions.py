@@ -205,8 +205,9 @@ class ActionHandleFallback(Action):
         customer_id = customer_of(tracker)
         if customer_id and transfer_news(tracker, customer_id, may_start=True):
             return TransferTurn(dispatcher, tracker, customer_id).play()
-        if tracker.get_slot("last_faq_id") and STEP_NUMBER.search(text):
-            return ActionAnswerFaq().run(dispatcher, tracker, domain)
+        previous = tracker.get_slot("last_faq_id")
+        if previous and (STEP_NUMBER.search(text) or same_topic(get_knowledge_base(), str(previous), text)):
+            return ActionAnswerFaq().run(dispatcher, tracker, domain)  # "第三步呢", "那跨境的呢" after an answer
         if cues.match("asked_for_secret", text):
             return answer_safety(dispatcher, tracker)
         if cues.match("wants_person", text) and not cues.match("asks_about_service", text):
@@ -253,8 +254,12 @@ class ActionResolveOffer(Action):
         offer = tracker.get_slot("pending_offer")
         intent = latest_intent(tracker)
         pressed = entity_value(tracker, "draft_id")
+        customer_id = customer_of(tracker)
+        if not pressed and intent == "deny" and customer_id and transfer_news(tracker, customer_id, may_start=False):
+            # "不对，改成150" / "哎呀不对 换一个人 给小刘": a no that brings the new amount or payee corrects
+            # the transfer; it does not drop it.
+            return TransferTurn(dispatcher, tracker, customer_id).play()
         if pressed or offer == "transfer":
-            customer_id = customer_of(tracker)
             draft = open_draft(tracker, customer_id) if customer_id else None
             if pressed and (draft is None or draft.draft_id != pressed):
                 dispatcher.utter_message(text=replies.say("draft_expired"))

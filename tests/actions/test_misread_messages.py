@@ -50,3 +50,15 @@ def test_a_history_question_beside_a_pending_summary_is_answered_and_the_summary
     zhangsan.run(ActionTransfer(), "最近一笔", "inform")
     assert zhangsan.text.startswith(phrases.say("latest_transaction", line="")[:6]), zhangsan.text
     assert zhangsan.slots["draft_id"] == draft_id and zhangsan.slots.get("pending_offer") == "transfer"
+
+
+def test_the_same_question_about_another_kind_right_after_an_answer_is_answered_when_the_model_is_unsure(ledger):
+    """"那跨境的呢" right after the fee answer: the cross-border fee, not a list of guesses."""
+    from actions.actions import ActionAnswerFaq, ActionHandleFallback
+    from bot.knowledge import get_knowledge_base
+
+    visitor = Conversation(None)
+    visitor.run(ActionAnswerFaq(), "用钱包要收什么费", "ask_fees")
+    visitor.run(ActionHandleFallback(), "那跨境的呢", "nlu_fallback")
+    assert visitor.slots.get("last_faq_id") == "fee_cross_border"
+    assert get_knowledge_base().get("fee_cross_border").answer in visitor.text

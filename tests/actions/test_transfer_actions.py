@@ -71,6 +71,23 @@ def test_a_correction_replaces_the_summary_and_the_old_confirm_button_expires(le
     assert not any((m.get("custom") or {}).get("type") == "pin_request" for m in zhangsan.replies)
 
 
+@pytest.mark.parametrize("correction, fen, recipient", [("不对该成150", 15_000, "李四"), ("哎呀不对 换一个人 给小刘", 18_000, "小刘")])
+def test_a_no_that_brings_the_new_amount_or_payee_corrects_the_transfer(ledger, correction, fen, recipient):
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionTransfer(), "李四 180", "transfer_money")
+    first = zhangsan.slots["draft_id"]
+    zhangsan.run(ActionResolveOffer(), correction, "deny")
+    assert zhangsan.slots["draft_id"] != first
+    assert draft_of(zhangsan).amount_fen == fen and recipient in draft_of(zhangsan).recipient_display
+
+
+def test_a_bare_no_to_a_summary_still_cancels_it(ledger):
+    zhangsan = Conversation("demo-zhangsan")
+    zhangsan.run(ActionTransfer(), "李四 180", "transfer_money")
+    zhangsan.run(ActionResolveOffer(), "不对", "deny")
+    assert not zhangsan.slots.get("draft_id") and "已取消" in zhangsan.text
+
+
 def test_changing_the_recipient_keeps_the_amount(ledger):
     zhangsan = Conversation("demo-zhangsan")
     zhangsan.run(ActionTransfer(), "给李四转88元", "transfer_money")
