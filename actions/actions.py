@@ -74,7 +74,7 @@ class ActionAnswerFaq(Action):
             return [SlotSet("fallback_streak", 0.0), SlotSet("pending_offer", "human")]
         if cues.match("complaint", text) and entry.intent != "complain":
             dispatcher.utter_message(text=replies.say("complaint_sorry"))  # "投诉！扣了我两次钱": sorry first
-        if (entry.offer == "freeze" and customer_of(tracker) is not None) or wants_active_wallet_stopped(tracker):
+        if (entry.offer == "freeze" and customer_id is not None) or wants_active_wallet_stopped(tracker):
             dispatcher.utter_message(text=entry.answer)
             return [*offer_freeze(dispatcher), SlotSet("fallback_streak", 0.0), SlotSet("last_faq_id", entry.id)]
         if entry.offers_human:
@@ -205,8 +205,9 @@ class ActionHandleFallback(Action):
         customer_id = customer_of(tracker)
         if customer_id and transfer_news(tracker, customer_id, may_start=True):
             return TransferTurn(dispatcher, tracker, customer_id).play()
+        kb = get_knowledge_base()
         previous = tracker.get_slot("last_faq_id")
-        if previous and (STEP_NUMBER.search(text) or same_topic(get_knowledge_base(), str(previous), text)):
+        if previous and (STEP_NUMBER.search(text) or same_topic(kb, str(previous), text)):
             return ActionAnswerFaq().run(dispatcher, tracker, domain)  # "第三步呢", "那跨境的呢" after an answer
         if cues.match("asked_for_secret", text):
             return answer_safety(dispatcher, tracker)
@@ -216,7 +217,6 @@ class ActionHandleFallback(Action):
             return ActionAnswerFaq().run(dispatcher, tracker, domain)
         if customer_id and asks_history(tracker):
             return ActionCheckTransactions().run(dispatcher, tracker, domain)
-        kb = get_knowledge_base()
         streak = int(tracker.get_slot("fallback_streak") or 0)
         if cues.match("still_failing", text):
             dispatcher.utter_message(text=replies.say("still_failing"), buttons=human_buttons())

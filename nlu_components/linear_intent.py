@@ -46,6 +46,14 @@ def split_words(words: str) -> List[str]:
     return [word for word in words.split("\n") if word.strip()]
 
 
+def _texts(messages: List[Message]) -> List[str]:
+    return [m.get(TEXT) or "" for m in messages]
+
+
+def _words(messages: List[Message]) -> List[str]:
+    return [message_words(m) for m in messages]
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class LinearIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
@@ -80,12 +88,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             raise ValueError("LinearIntentClassifier needs examples of at least two intents")
         chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
         words = TfidfVectorizer(analyzer=split_words, sublinear_tf=True)
-        texts = [m.get(TEXT) for m in examples]
-        tokens = [message_words(m) for m in examples]
-        features = hstack([chars.fit_transform(texts), words.fit_transform(tokens)]).tocsr()
+        self._fitted = {"chars": chars.fit(_texts(examples)), "words": words.fit(_words(examples))}
         svm = LinearSVC(C=self.config["C"], random_state=self.config["random_state"])
-        svm.fit(features, [m.get(INTENT) for m in examples])
-        self._fitted = {"chars": chars, "words": words, "svm": svm}
+        self._fitted["svm"] = svm.fit(self._features(examples), [m.get(INTENT) for m in examples])
         with self._model_storage.write_to(self._resource) as folder:
             joblib.dump(self._fitted, folder / MODEL_FILE)
         return self._resource
@@ -108,8 +113,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def _features(self, messages: List[Message]) -> csr_matrix:
         fitted = self._fitted or {}
-        texts = [m.get(TEXT) or "" for m in messages]
-        return hstack([fitted["chars"].transform(texts), fitted["words"].transform([message_words(m) for m in messages])]).tocsr()
+        return hstack([fitted["chars"].transform(_texts(messages)), fitted["words"].transform(_words(messages))]).tocsr()
 
     def process(self, messages: List[Message]) -> List[Message]:
         if not self._fitted or not messages:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -11,12 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.nlu.field import RASA_ENV, faq_figures, field_items, parse_field_set
+
 ROOT = Path(__file__).resolve().parents[2]
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 MODEL = ROOT / "models" / "walletbot.tar.gz"
 INTENT_ACCURACY_MIN = 0.97
 MACRO_F1_MIN = 0.90
-RASA_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
 
 
 def rasa(*args: str, timeout_s: int = 900) -> subprocess.CompletedProcess:
@@ -113,14 +113,9 @@ def test_test_stories_pass(tmp_path):
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
 
 
-FIELD_TEST = ROOT / "tests" / "nlu" / "field_test.yml"
 FIELD_ACCURACY_MIN = 0.90
 FIELD_RECALL_MIN = 0.80
 NEAR_DUPLICATE_JACCARD = 0.8
-
-
-def field_items() -> list[dict]:
-    return yaml.safe_load(FIELD_TEST.read_text(encoding="utf-8"))["items"]
 
 
 ENTITY_MARKUP = re.compile(r"\[([^\]]*)\]\([^)]*\)")
@@ -189,8 +184,6 @@ FIELD_OUT_OF_SCOPE_ANSWERED_MAX = 0.03
 def field_faq_figures() -> dict:
     """The answer a customer would get for each field-set item: the FAQ action's choice
     (`KnowledgeBase.answer_for`) on the model's parse, scored against the blind reviewer's labels."""
-    from bench.nlu.field import faq_figures, parse_field_set
-
     items = field_items()
     figures = faq_figures(items, parse_field_set(MODEL, [item["text"] for item in items]))
     print(f"\nfield-style FAQ entry {figures['entry_accuracy']:.3f} of {figures['faq_questions']} "
